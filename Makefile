@@ -1,0 +1,45 @@
+# opinion — the two commands that matter:
+#   make demo   set up .venv and run the pipeline on the bundled airline corpus
+#   make test   set up .venv and run the test suite
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP_FLAGS := --disable-pip-version-check -q $(if $(wildcard /opt/wheels),--find-links /opt/wheels,)
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test venv lint format bench train airflow constraints clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install $(PIP_FLAGS) --upgrade pip
+	$(PY) -m pip install $(PIP_FLAGS) -c constraints.txt -e ".[airflow,spacy,dev]"
+	$(PY) -m pip check
+	@touch $(STAMP)
+
+demo: venv
+	$(VENV)/bin/opinion demo
+
+test: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/python -m pytest -q
+
+lint: venv
+	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
+
+format: venv
+	$(VENV)/bin/ruff format . && $(VENV)/bin/ruff check --fix .
+
+bench: venv
+	$(VENV)/bin/opinion bench
+
+train: venv
+	$(VENV)/bin/opinion train
+
+constraints: venv
+	$(VENV)/bin/pip freeze --exclude-editable | grep -v "^opinion" | sed "s/+cpu$$//" > constraints.txt
+
+clean:
+	rm -rf data/lake data/warehouse data/state

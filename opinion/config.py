@@ -1,0 +1,72 @@
+"""Where things live and which knobs are set: one typed `Settings`, read from the environment.
+
+Ground layer. Every path has an environment override so tests, Airflow workers and users can
+point the pipeline elsewhere without code changes. Secrets (the author-hash salt) come from the
+environment or a generated, git-ignored file — never from git.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DATA_DIR = Path(os.environ.get("OPINION_DATA", REPO_ROOT / "data"))
+
+
+def _path(env: str, default: Path) -> Path:
+    value = os.environ.get(env)
+    return Path(value).expanduser() if value else default
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Run-time configuration; build with `Settings.from_env()`."""
+
+    data_dir: Path = DATA_DIR
+    lake_dir: Path = field(default_factory=lambda: DATA_DIR / "lake")
+    warehouse: Path = field(default_factory=lambda: DATA_DIR / "warehouse" / "opinion.duckdb")
+    state_dir: Path = field(default_factory=lambda: DATA_DIR / "state")
+    model: str = "embedded"
+    brands_file: Path = field(default_factory=lambda: DATA_DIR / "brands" / "airlines.yaml")
+    batch_size: int = 64
+
+    def __post_init__(self) -> None:
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
+
+    @classmethod
+    def from_env(cls, **overrides: object) -> Settings:
+        data_dir = _path("OPINION_DATA", DATA_DIR)
+        values: dict[str, object] = {
+            "data_dir": data_dir,
+            "lake_dir": _path("OPINION_LAKE", data_dir / "lake"),
+            "warehouse": _path("OPINION_WAREHOUSE", data_dir / "warehouse" / "opinion.duckdb"),
+            "state_dir": _path("OPINION_STATE", data_dir / "state"),
+            "model": os.environ.get("OPINION_MODEL", "embedded"),
+            "brands_file": _path("OPINION_BRANDS", data_dir / "brands" / "airlines.yaml"),
+        }
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        for key in ("data_dir", "lake_dir", "warehouse", "state_dir", "brands_file"):
+            values[key] = Path(values[key])  # type: ignore[arg-type]
+        return cls(**values)  # type: ignore[arg-type]
+
+    @property
+    def writer_warehouse(self) -> Path:
+        """The single writer's private file. `warehouse` itself is the published snapshot that
+        readers open; the loader swaps it atomically after each load whose checks pass."""
+        return self.warehouse.with_name(self.warehouse.stem + ".writer.duckdb")
+
+    def author_salt(self) -> str:
+        """Salt for author-name hashing: `OPINION_AUTHOR_SALT`, else a generated local secret."""
+        salt = os.environ.get("OPINION_AUTHOR_SALT")
+        if salt:
+            return salt
+        path = self.state_dir / "author_salt"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_hex(16))
+            path.chmod(0o600)
+        return path.read_text().strip()
