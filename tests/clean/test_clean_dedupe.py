@@ -1,0 +1,105 @@
+"""Exact and near-duplicate detection."""
+
+import time
+from datetime import UTC, datetime, timedelta
+
+from opinion.clean import find_duplicates, minhash_bands, text_fingerprint
+
+T0 = datetime(2015, 2, 24, 11, 0, tzinfo=UTC)
+ORIGINAL = (
+    "@united my flight from Chicago to Denver was delayed four hours and nobody at the gate "
+    "could tell us why"
+)
+
+
+def _items(*texts):
+    return [(f"p{i}", T0 + timedelta(minutes=i), t) for i, t in enumerate(texts)]
+
+
+def test_fingerprint_ignores_case_rt_handles_urls_punctuation():
+    fp = text_fingerprint(ORIGINAL)
+    assert len(fp) == 16
+    assert text_fingerprint("RT @bob: " + ORIGINAL.upper() + "!!! http://t.co/x") == fp
+    assert text_fingerprint("  " + ORIGINAL.replace(" ", "   ")) == fp
+    assert text_fingerprint(ORIGINAL.replace("four", "five")) != fp
+
+
+def test_fingerprint_hostile_input():
+    assert text_fingerprint("") == text_fingerprint("")
+    assert text_fingerprint("😀") != text_fingerprint("😡")
+    assert text_fingerprint("'; DROP TABLE posts; --") == text_fingerprint("drop table posts")
+
+
+def test_retweet_is_duplicate_of_original():
+    items = _items(ORIGINAL, "RT @someone: " + ORIGINAL)
+    assert find_duplicates(items) == {"p1": "p0"}
+
+
+def test_earliest_is_the_original_regardless_of_order():
+    items = [
+        ("late", T0 + timedelta(hours=1), "RT @a: " + ORIGINAL),
+        ("early", T0, ORIGINAL),
+        ("tie-b", T0 + timedelta(hours=2), ORIGINAL + "!"),
+    ]
+    assert find_duplicates(items) == {"late": "early", "tie-b": "early"}
+
+
+def test_near_duplicate_with_one_word_changed():
+    changed = ORIGINAL.replace("four", "five")
+    items = _items(ORIGINAL, changed)
+    assert set(minhash_bands(ORIGINAL)) & set(minhash_bands(changed))
+    assert find_duplicates(items) == {"p1": "p0"}
+
+
+def test_unrelated_tweets_not_duplicates():
+    items = _items(
+        ORIGINAL,
+        "@JetBlue the crew on my flight to Boston was wonderful and the snacks were great",
+        "@SouthwestAir can I change my flight to Denver without paying a fee this week?",
+        "@united my flight from Chicago to Houston was cancelled and I was rebooked for Monday",
+    )
+    assert find_duplicates(items) == {}
+    assert not set(minhash_bands(items[0][2])) & set(minhash_bands(items[1][2]))
+
+
+def test_short_texts_only_match_exactly():
+    assert minhash_bands("@united thanks so much") == []
+    items = _items("@united thanks", "@united Thanks!", "@united thanks a lot", "@delta thanks")
+    assert find_duplicates(items) == {"p1": "p0"}
+
+
+def test_emoji_and_empty_texts():
+    items = _items("😀😀", "😀😀", "😡", "", "")
+    assert find_duplicates(items) == {"p1": "p0", "p4": "p3"}
+
+
+def test_minhash_bands_shape_and_validation():
+    bands = minhash_bands(ORIGINAL, num_perm=128, bands=32)
+    assert len(bands) == 32 and len(set(bands)) == 32
+    assert minhash_bands(ORIGINAL) == minhash_bands(ORIGINAL)  # deterministic
+    try:
+        minhash_bands(ORIGINAL, num_perm=64, bands=10)
+    except ValueError:
+        pass
+    else:
+        raise AssertionError("num_perm not divisible by bands must raise")
+
+
+def test_long_text_uses_word_shingles_and_is_fast():
+    words = [f"word{i % 7000}" for i in range(170_000)]
+    big = " ".join(words)[:1_000_000]
+    start = time.perf_counter()
+    assert len(minhash_bands(big)) == 16
+    edited = big.replace("word17 ", "changed ", 1)
+    assert find_duplicates(_items(big, edited)) == {"p1": "p0"}
+    assert time.perf_counter() - start < 5.0
+
+
+def test_batch_of_15k_is_fast():
+    base = [
+        f"@united flight {i} from city{i % 97} to town{i % 89} was late by {i % 13} hours again"
+        for i in range(15_000)
+    ]
+    start = time.perf_counter()
+    find_duplicates(_items(*base))
+    assert time.perf_counter() - start < 10.0
