@@ -1,0 +1,81 @@
+"""Publish the writer database as the read snapshot `Settings.warehouse`.
+
+DuckDB lets a process that holds a file read-write lock out every other process, readers
+included. So the loader writes a private file (`Settings.writer_warehouse`) and, after a load
+whose quality checks pass, publishes it: CHECKPOINT (fold the WAL into the file), close, copy
+to a temp file next to the snapshot, fsync, `os.replace` onto the snapshot. Readers that have
+the old snapshot open keep reading the old inode; new readers get the new one. Readers are
+never locked out and never see half a load.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import duckdb
+
+from opinion.config import Settings
+from opinion.warehouse.migrate import connect
+from opinion.warehouse.quality import DEFAULT_MAX_AGE_DAYS, CheckResult, run_checks
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def copy_atomically(src: Path, dest: Path) -> Path:
+    """Copy `src` onto `dest` via a temp file in dest's directory and `os.replace`."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
+    try:
+        with open(src, "rb") as fin, open(tmp, "wb") as fout:
+            shutil.copyfileobj(fin, fout, length=16 * 1024 * 1024)
+            fout.flush()
+            os.fsync(fout.fileno())
+        os.replace(tmp, dest)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    _fsync_dir(dest.parent)
+    return dest
+
+
+def publish(
+    settings: Settings,
+    con: duckdb.DuckDBPyConnection | None = None,
+    *,
+    raw_rows: int | None = None,
+    max_age_days: float | None = DEFAULT_MAX_AGE_DAYS,
+    freshness_required: bool = False,
+) -> list[CheckResult]:
+    """Run the quality checks on the writer database and, if they pass, publish it.
+
+    `con` is an open read-write connection to `settings.writer_warehouse` (the loader's); it is
+    closed here in every case. Without one, the writer file is opened (and migrated) here.
+    Raises `QualityError` when a required check fails; the published file is then untouched.
+    Returns the check results.
+    """
+    writer = Path(settings.writer_warehouse)
+    if con is None:
+        con = connect(writer)
+    try:
+        results = run_checks(
+            con,
+            raw_rows,
+            max_age_days=max_age_days,
+            freshness_required=freshness_required,
+        )
+        con.execute("CHECKPOINT")
+    finally:
+        con.close()
+    wal = writer.with_name(writer.name + ".wal")
+    if wal.exists() and wal.stat().st_size > 0:
+        raise RuntimeError(f"{wal} still holds data after CHECKPOINT; not publishing")
+    copy_atomically(writer, Path(settings.warehouse))
+    return results

@@ -1,0 +1,177 @@
+"""Data-quality checks run on the writer database before a snapshot is published.
+
+`run_checks` returns one `CheckResult` per check. Required checks that fail raise
+`QualityError` (naming them), which stops `publish` and leaves the previous snapshot in place.
+Warning-level checks (freshness by default) are reported but never block.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import duckdb
+
+from opinion.records import POLARITIES
+
+#: Reject stages that happen before a row reaches the raw lake; they are not raw rows, so the
+#: row-count reconciliation leaves them out.
+PRE_RAW_STAGES: tuple[str, ...] = ("collect",)
+MAX_POLARITY_SHARE = 0.98
+MIN_POSTS_FOR_SHARES = 50
+DEFAULT_MAX_AGE_DAYS = 30.0
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    name: str
+    passed: bool
+    detail: str
+    required: bool = True
+
+
+class QualityError(Exception):
+    """Raised when required checks fail; `.results` holds every check's result."""
+
+    def __init__(self, results: list[CheckResult]) -> None:
+        self.results = list(results)
+        parts = "; ".join(f"{r.name}: {r.detail}" for r in self.failed)
+        super().__init__(f"quality checks failed: {parts}")
+
+    @property
+    def failed(self) -> list[CheckResult]:
+        return [r for r in self.results if r.required and not r.passed]
+
+
+def _one(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None):
+    row = con.execute(sql, params or []).fetchone()
+    return None if row is None else row[0]
+
+
+def check_null_keys(con: duckdb.DuckDBPyConnection) -> CheckResult:
+    counts = {
+        "posts.post_id": _one(con, "SELECT count(*) FROM posts WHERE post_id IS NULL"),
+        "posts.source": _one(con, "SELECT count(*) FROM posts WHERE source IS NULL"),
+        "mentions.mention_id": _one(con, "SELECT count(*) FROM mentions WHERE mention_id IS NULL"),
+        "mentions.post_id": _one(con, "SELECT count(*) FROM mentions WHERE post_id IS NULL"),
+        "rejects.reject_id": _one(con, "SELECT count(*) FROM rejects WHERE reject_id IS NULL"),
+    }
+    bad = {k: v for k, v in counts.items() if v}
+    return CheckResult("no_null_keys", not bad, f"null keys: {bad}" if bad else "no null keys")
+
+
+def check_mentions_have_posts(con: duckdb.DuckDBPyConnection) -> CheckResult:
+    orphans = _one(
+        con,
+        "SELECT count(*) FROM mentions m WHERE NOT EXISTS "
+        "(SELECT 1 FROM posts p WHERE p.post_id = m.post_id)",
+    )
+    return CheckResult(
+        "mentions_have_posts",
+        orphans == 0,
+        f"{orphans} mentions whose post_id is not in posts" if orphans else "all mentions joined",
+    )
+
+
+def check_polarity_values(con: duckdb.DuckDBPyConnection) -> CheckResult:
+    allowed = list(POLARITIES)
+    bad_posts = _one(
+        con,
+        "SELECT count(*) FROM posts "
+        "WHERE sentiment IS NOT NULL AND NOT list_contains(?, sentiment)",
+        [allowed],
+    )
+    bad_mentions = _one(
+        con,
+        "SELECT count(*) FROM mentions WHERE polarity IS NULL OR NOT list_contains(?, polarity)",
+        [allowed],
+    )
+    ok = not bad_posts and not bad_mentions
+    detail = f"{bad_posts} posts.sentiment and {bad_mentions} mentions.polarity outside {allowed}"
+    return CheckResult("polarity_values", ok, detail)
+
+
+def check_sentiment_shares(
+    con: duckdb.DuckDBPyConnection,
+    max_share: float = MAX_POLARITY_SHARE,
+    min_posts: int = MIN_POSTS_FOR_SHARES,
+) -> CheckResult:
+    rows = con.execute(
+        "SELECT sentiment, count(*) FROM posts WHERE sentiment IS NOT NULL GROUP BY ALL"
+    ).fetchall()
+    total = sum(n for _, n in rows)
+    if total <= min_posts:
+        return CheckResult(
+            "sentiment_shares", True, f"only {total} posts with sentiment; not checked"
+        )
+    shares = {s: n / total for s, n in rows}
+    bad = {s: round(v, 4) for s, v in shares.items() if not 0 <= v <= max_share}
+    detail = ", ".join(f"{s}={v:.3f}" for s, v in sorted(shares.items()))
+    if bad:
+        detail = f"share above {max_share} for {bad} of {total} posts ({detail})"
+    return CheckResult("sentiment_shares", not bad, detail)
+
+
+def check_row_counts(con: duckdb.DuckDBPyConnection, raw_rows: int) -> CheckResult:
+    """raw rows == posts + rejected (stages after raw) + duplicates (latest load of each
+    mentions partition, `runs.rows_duplicate`)."""
+    posts = _one(con, "SELECT count(*) FROM posts")
+    rejected = _one(
+        con,
+        "SELECT count(*) FROM rejects WHERE NOT list_contains(?, stage)",
+        [list(PRE_RAW_STAGES)],
+    )
+    duplicate = _one(
+        con,
+        """
+        SELECT coalesce(sum(r.rows_duplicate), 0)
+        FROM loaded_partitions lp JOIN runs r USING (run_id)
+        WHERE lp.kind = 'mentions'
+        """,
+    )
+    total = posts + rejected + duplicate
+    detail = f"raw={raw_rows} vs posts={posts} + rejected={rejected} + duplicate={duplicate}"
+    return CheckResult("row_count_reconciliation", total == raw_rows, f"{detail} = {total}")
+
+
+def check_freshness(
+    con: duckdb.DuckDBPyConnection,
+    max_age_days: float,
+    required: bool = False,
+    now: datetime | None = None,
+) -> CheckResult:
+    newest = _one(con, "SELECT epoch_us(max(created_at)) FROM posts")
+    if newest is None:
+        return CheckResult("freshness", False, "no posts", required)
+    now = now or datetime.now(UTC)
+    newest_dt = datetime.fromtimestamp(newest / 1e6, tz=UTC)
+    age = now - newest_dt
+    ok = age <= timedelta(days=max_age_days)
+    detail = f"newest post {newest_dt.isoformat()} is {age.days} days old (max {max_age_days})"
+    return CheckResult("freshness", ok, detail, required)
+
+
+def run_checks(
+    con: duckdb.DuckDBPyConnection,
+    raw_rows: int | None = None,
+    *,
+    max_age_days: float | None = DEFAULT_MAX_AGE_DAYS,
+    freshness_required: bool = False,
+    raise_on_failure: bool = True,
+) -> list[CheckResult]:
+    """Run every check. `raw_rows` (rows in the raw lake) turns on the reconciliation;
+    `max_age_days=None` turns freshness off, `freshness_required=True` makes it blocking.
+    Raises `QualityError` when a required check fails (unless `raise_on_failure=False`)."""
+    results = [
+        check_null_keys(con),
+        check_mentions_have_posts(con),
+        check_polarity_values(con),
+        check_sentiment_shares(con),
+    ]
+    if raw_rows is not None:
+        results.append(check_row_counts(con, raw_rows))
+    if max_age_days is not None:
+        results.append(check_freshness(con, max_age_days, required=freshness_required))
+    if raise_on_failure and any(r.required and not r.passed for r in results):
+        raise QualityError(results)
+    return results
