@@ -1,0 +1,153 @@
+"""The ABSA engine: tagger + polarity model composed, batched over many posts.
+
+For each post: aspect spans (tagger), the sentiment about each (polarity model), and a
+post-level sentiment that exists even when no product aspect is named: the brand mention is
+the target (`@united thanks for nothing`), else the whole post. Bad items get a per-item error;
+a batch never fails because of one post.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from opinion.nlp.polarity import Target
+
+_DETERMINERS = re.compile(r"^(the|a|an|my|our|your|their|his|her|its|this|that|these|those)\s+")
+_KEEP_S = ("ss", "us", "is", "news", "series", "wifi", "gps", "ios", "os", "plus", "bus", "gas")
+
+
+def normalise_aspect(term: str) -> str:
+    """Lower-case, drop a leading determiner, singularise the head word (simple rules)."""
+    term = " ".join(term.lower().split())
+    term = _DETERMINERS.sub("", term)
+    words = term.split(" ")
+    head = words[-1]
+    if len(head) > 3 and not head.endswith(_KEEP_S):
+        if head.endswith("ies"):
+            head = head[:-3] + "y"
+        elif head.endswith(("ches", "shes", "xes")):
+            head = head[:-2]
+        elif head.endswith("s"):
+            head = head[:-1]
+    words[-1] = head
+    return " ".join(words)
+
+
+@dataclass(slots=True)
+class AspectResult:
+    term: str
+    start: int
+    end: int
+    aspect: str
+    polarity: str
+    confidence: float
+
+
+@dataclass(slots=True)
+class PostResult:
+    sentiment: str | None
+    sentiment_confidence: float | None
+    aspects: list[AspectResult] = field(default_factory=list)
+    error: str | None = None
+
+
+def union_spans(tagged: list, extra: list[tuple[int, int]]) -> list:
+    """The tagger's spans plus the `extra` (start, end) spans that overlap none of them nor
+    each other (the tagger wins on overlap), in text order. Extra spans get score 1.0."""
+    from opinion.nlp.tagger import Span
+
+    out = list(tagged)
+    taken = [(sp.start, sp.end) for sp in tagged]
+    for s, e in sorted(extra):
+        if s < e and not any(s < b and e > a for a, b in taken):
+            out.append(Span(s, e, 1.0))
+            taken.append((s, e))
+    return sorted(out, key=lambda sp: (sp.start, sp.end))
+
+
+class AbsaEngine:
+    """`analyze(texts)` → one `PostResult` per text, in order.
+
+    `extra_spans(text)`, when given, adds aspect spans found by other means (the taxonomy's
+    seed terms: `opinion.nlp.taxonomy.term_spotter_for`); see `union_spans`."""
+
+    def __init__(
+        self,
+        tagger,
+        polarity,
+        batch_size: int = 64,
+        extra_spans: Callable[[str], list[tuple[int, int]]] | None = None,
+    ):
+        self.tagger = tagger
+        self.polarity = polarity
+        self.batch_size = batch_size
+        self.extra_spans = extra_spans
+
+    @classmethod
+    def load(
+        cls,
+        spec: str | None = None,
+        batch_size: int = 64,
+        extra_spans: Callable[[str], list[tuple[int, int]]] | None = None,
+    ) -> AbsaEngine:
+        from opinion.nlp.registry import load_models
+
+        tagger, polarity = load_models(spec)
+        return cls(tagger, polarity, batch_size, extra_spans)
+
+    @property
+    def version(self) -> str:
+        """Stamped on every mention; must equal `registry.model_version` for the same spec."""
+        if self.tagger.version == self.polarity.version:
+            return self.tagger.version
+        return f"{self.tagger.version}+{self.polarity.version}"
+
+    def analyze(
+        self, texts: list[object], post_targets: list[tuple[int, int] | None] | None = None
+    ) -> list[PostResult]:
+        """`post_targets[i]` is the brand mention span of text i (post-level target)."""
+        results: list[PostResult | None] = [None] * len(texts)
+        good: list[int] = []
+        for i, text in enumerate(texts):
+            if not isinstance(text, str):
+                results[i] = PostResult(None, None, error=f"text is {type(text).__name__}")
+            elif not text.strip():
+                results[i] = PostResult(None, None, error="empty text")
+            else:
+                good.append(i)
+        clean = [str(texts[i]) for i in good]
+        spans = self.tagger.extract(clean, self.batch_size) if clean else []
+        if self.extra_spans is not None:
+            spans = [
+                union_spans(found, self.extra_spans(text))
+                for text, found in zip(clean, spans, strict=True)
+            ]
+        targets: list[Target] = []
+        owners: list[tuple[int, int]] = []  # (post index, aspect index or -1 for post level)
+        for i, text, found in zip(good, clean, spans, strict=True):
+            for k, sp in enumerate(found):
+                targets.append(Target(text, sp.start, sp.end))
+                owners.append((i, k))
+            span = post_targets[i] if post_targets else None
+            if span is None or not 0 <= span[0] < span[1] <= len(text):
+                span = (0, len(text))
+            targets.append(Target(text, span[0], span[1]))
+            owners.append((i, -1))
+        labels = self.polarity.classify(targets, self.batch_size)
+        by_post: dict[int, PostResult] = {i: PostResult(None, None) for i in good}
+        for (i, k), target, (label, conf) in zip(owners, targets, labels, strict=True):
+            res = by_post[i]
+            if k == -1:
+                res.sentiment, res.sentiment_confidence = label, conf
+            else:
+                term = target.text[target.start : target.end]
+                res.aspects.append(
+                    AspectResult(
+                        term, target.start, target.end, normalise_aspect(term), label, conf
+                    )
+                )
+        for i, res in by_post.items():
+            results[i] = res
+        return results  # type: ignore[return-value]

@@ -1,0 +1,91 @@
+"""Aspect sentiment: positive / negative / neutral for one aspect span in its context.
+
+Our models are cross-encoders that see the aspect marked in place (`… the [ battery life ]
+is …`) paired with the term, so two aspects of one sentence get their own answers. Foreign
+models (e.g. `yangheng/deberta-v3-base-absa-v1.1`) take the plain (text, aspect) pair and name
+their labels in `config.id2label`; `input_style` says which form a model expects.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+CLASSES = ("negative", "neutral", "positive")
+CONTEXT_CHARS = 400  # characters kept each side of the aspect: enough context, bounded cost
+MAX_TOKENS = 192
+MAX_TERM_CHARS = 80  # the second segment names the aspect; a whole-post target is clipped
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    text: str
+    start: int
+    end: int
+
+
+def marked_input(target: Target, window: int = CONTEXT_CHARS) -> tuple[str, str]:
+    """(marked context, term) with the context clipped to `window` chars around the aspect."""
+    text, s, e = target.text, target.start, target.end
+    lo, hi = max(0, s - window), min(len(text), e + window)
+    term = text[s:e]
+    if len(term) > 2 * window:  # a whole-post target: keep its opening
+        return f"[ {term[: 2 * window]} ]", term[:MAX_TERM_CHARS]
+    return f"{text[lo:s]} [ {term} ] {text[e:hi]}", term[:MAX_TERM_CHARS]
+
+
+def plain_input(target: Target, window: int = CONTEXT_CHARS) -> tuple[str, str]:
+    text, s, e = target.text, target.start, target.end
+    lo, hi = max(0, s - window), min(len(text), e + window)
+    return text[lo:hi], text[s:e][:MAX_TERM_CHARS]
+
+
+class PolarityClassifier:
+    """Sequence-classification cross-encoder; `classify` returns (polarity, confidence)."""
+
+    def __init__(self, model, tokenizer, version: str, input_style: str = "marked"):
+        if input_style not in ("marked", "plain"):
+            raise ValueError(f"input_style must be 'marked' or 'plain', got {input_style!r}")
+        self.model = model
+        self.tokenizer = tokenizer
+        self.version = version
+        self.input_style = input_style
+        id2label = getattr(model.config, "id2label", None) or {}
+        names = [str(id2label.get(i, "")).lower() for i in range(model.config.num_labels)]
+        if set(CLASSES) <= set(names):
+            self.index_to_class = {i: n for i, n in enumerate(names) if n in CLASSES}
+        else:  # our own heads are trained in CLASSES order
+            self.index_to_class = dict(enumerate(CLASSES))
+
+    def encode(self, targets: list[Target]):
+        build = marked_input if self.input_style == "marked" else plain_input
+        pairs = [build(t) for t in targets]
+        return self.tokenizer(
+            [p[0] for p in pairs],
+            [p[1] for p in pairs],
+            truncation="longest_first",
+            max_length=MAX_TOKENS,
+        )
+
+    def classify(self, targets: list[Target], batch_size: int = 64) -> list[tuple[str, float]]:
+        import torch
+
+        if not targets:
+            return []
+        enc = self.encode(targets)
+        order = sorted(range(len(targets)), key=lambda i: len(enc["input_ids"][i]))
+        out: list[tuple[str, float]] = [("neutral", 0.0)] * len(targets)
+        device = next(self.model.parameters()).device
+        allowed = torch.tensor(sorted(self.index_to_class), device=device)
+        for b in range(0, len(order), batch_size):
+            idx = order[b : b + batch_size]
+            feats = {k: [enc[k][i] for i in idx] for k in enc}
+            batch = self.tokenizer.pad(feats, return_tensors="pt")
+            with torch.inference_mode():
+                logits = self.model(**{k: v.to(device) for k, v in batch.items()}).logits
+            probs = logits.float().softmax(-1)[:, allowed]
+            probs = probs / probs.sum(-1, keepdim=True)
+            conf, best = probs.max(-1)
+            for row, i in enumerate(idx):
+                label = self.index_to_class[int(allowed[int(best[row])])]
+                out[i] = (label, round(float(conf[row]), 4))
+        return out

@@ -1,0 +1,172 @@
+"""Model registry: a named spec selects the aspect tagger and the polarity model.
+
+`embedded` (the default) is the packaged MiniLM encoder plus the deltas this project trained
+(`data/models/absa-minilm/`). Any Hugging Face model directory or hub id can replace either
+part by configuration, e.g.
+
+    OPINION_MODEL="polarity=yangheng/deberta-v3-base-absa-v1.1,polarity_style=plain"
+
+keeps the embedded tagger and swaps the polarity model (needs the hub or a local copy).
+Models load once per process (`load_models` is cached), never per record.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from opinion.config import DATA_DIR
+
+EMBEDDED = "embedded"
+EMBEDDED_DIR = DATA_DIR / "models" / "absa-minilm"
+TAGGER_FILE = "tagger.safetensors"
+POLARITY_FILE = "polarity.safetensors"
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Where each part comes from: `embedded`, a local directory, or a hub id."""
+
+    tagger: str = EMBEDDED
+    polarity: str = EMBEDDED
+    polarity_style: str = "marked"
+    embedded_dir: str = str(EMBEDDED_DIR)
+
+    def __post_init__(self) -> None:
+        if self.polarity_style not in ("marked", "plain"):
+            raise ValueError(f"polarity_style must be marked or plain, not {self.polarity_style!r}")
+        if not self.tagger or not self.polarity:
+            raise ValueError("model spec needs a tagger and a polarity model")
+
+    @classmethod
+    def parse(cls, spec: str | None) -> ModelSpec:
+        """`embedded`, or comma-separated `key=value` (keys: tagger, polarity, polarity_style,
+        embedded_dir). A bare path or id is taken as both parts."""
+        spec = (spec or EMBEDDED).strip()
+        if "=" not in spec:
+            return cls() if spec == EMBEDDED else cls(tagger=spec, polarity=spec)
+        fields: dict[str, str] = {}
+        for part in spec.split(","):
+            key, _, value = part.partition("=")
+            key = key.strip()
+            if key not in cls.__dataclass_fields__:
+                raise ValueError(f"unknown model spec key {key!r} in {spec!r}")
+            fields[key] = value.strip()
+        if fields.get("polarity", EMBEDDED) != EMBEDDED and "polarity_style" not in fields:
+            fields["polarity_style"] = "plain"
+        return cls(**fields)
+
+
+def embedded_version(directory: Path) -> str:
+    """`<folder>@<sha1 of the trained files>`: changes whenever either part is retrained."""
+    digest = hashlib.sha1()
+    for name in (TAGGER_FILE, POLARITY_FILE):
+        path = directory / name
+        digest.update(path.read_bytes() if path.exists() else b"-")
+    return f"{directory.name}@{digest.hexdigest()[:10]}"
+
+
+def _quiet_transformers() -> None:
+    import transformers
+
+    transformers.logging.set_verbosity_error()
+    transformers.utils.logging.disable_progress_bar()
+
+
+def _prepare(model):
+    from opinion.nlp.backbone import configure_torch, device_and_dtype
+
+    configure_torch()
+    device, dtype = device_and_dtype()
+    return model.to(device=device, dtype=dtype).eval()
+
+
+def _embedded(auto_cls, delta_file: Path, num_labels: int):
+    from transformers import AutoModelForTokenClassification, AutoTokenizer
+
+    from opinion.nlp.backbone import embedded_encoder_dir
+    from opinion.nlp.delta import apply_delta
+
+    if not delta_file.exists():
+        raise FileNotFoundError(
+            f"embedded model file missing: {delta_file} (run `opinion train` to create it)"
+        )
+    base = embedded_encoder_dir()
+    kwargs = {"num_labels": num_labels}
+    if auto_cls is AutoModelForTokenClassification:
+        kwargs["id2label"] = {0: "O", 1: "B-ASP", 2: "I-ASP"}
+    model = auto_cls.from_pretrained(base, **kwargs)
+    apply_delta(model, delta_file)
+    tokenizer = AutoTokenizer.from_pretrained(base)
+    version = embedded_version(delta_file.parent)
+    return model, tokenizer, version
+
+
+def _foreign(auto_cls, name: str):
+    from transformers import AutoTokenizer
+
+    model = auto_cls.from_pretrained(name)
+    tokenizer = AutoTokenizer.from_pretrained(name)
+    return model, tokenizer, Path(name).name or name
+
+
+def load_tagger(spec: ModelSpec):
+    from transformers import AutoModelForTokenClassification
+
+    from opinion.nlp.tagger import AspectTagger
+
+    _quiet_transformers()
+    if spec.tagger == EMBEDDED:
+        model, tok, version = _embedded(
+            AutoModelForTokenClassification, Path(spec.embedded_dir) / TAGGER_FILE, 3
+        )
+        return AspectTagger(_prepare(model), tok, version)
+    model, tok, version = _foreign(AutoModelForTokenClassification, spec.tagger)
+    label_map = {}
+    for i, name in model.config.id2label.items():
+        name = str(name).upper()
+        label_map[int(i)] = 1 if name.startswith("B") else 2 if name.startswith("I") else 0
+    return AspectTagger(_prepare(model), tok, version, label_map=label_map)
+
+
+def load_polarity(spec: ModelSpec):
+    from transformers import AutoModelForSequenceClassification
+
+    from opinion.nlp.polarity import PolarityClassifier
+
+    _quiet_transformers()
+    if spec.polarity == EMBEDDED:
+        model, tok, version = _embedded(
+            AutoModelForSequenceClassification, Path(spec.embedded_dir) / POLARITY_FILE, 3
+        )
+        return PolarityClassifier(_prepare(model), tok, version, "marked")
+    model, tok, version = _foreign(AutoModelForSequenceClassification, spec.polarity)
+    return PolarityClassifier(_prepare(model), tok, version, spec.polarity_style)
+
+
+@functools.lru_cache(maxsize=4)
+def load_models(spec_text: str | None = None):
+    """(tagger, polarity) for a spec string, loaded once per process."""
+    spec = ModelSpec.parse(spec_text)
+    return load_tagger(spec), load_polarity(spec)
+
+
+def model_version(spec_text: str | None = None) -> str:
+    """The version string `load_models(spec_text)` will stamp, computed without loading any
+    model (cheap enough for Airflow to decide which partitions are stale)."""
+    spec = ModelSpec.parse(spec_text)
+
+    def part(name: str) -> str:
+        return (
+            embedded_version(Path(spec.embedded_dir))
+            if name == EMBEDDED
+            else (Path(name).name or name)
+        )
+
+    tagger, polarity = part(spec.tagger), part(spec.polarity)
+    return tagger if tagger == polarity else f"{tagger}+{polarity}"

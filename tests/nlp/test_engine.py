@@ -1,0 +1,78 @@
+"""The committed embedded model on clear sentences, and hostile input per item."""
+
+from __future__ import annotations
+
+import pytest
+
+from opinion.nlp.engine import normalise_aspect
+
+
+def _aspects(result) -> dict[str, str]:
+    return {a.term.lower(): a.polarity for a in result.aspects}
+
+
+def test_clear_sentences_get_right_polarity(engine):
+    texts = [
+        "The battery life is fantastic and I love it.",
+        "The staff was incredibly rude and the food was cold.",
+        "Battery is terrible, but the screen is gorgeous.",
+    ]
+    r1, r2, r3 = engine.analyze(texts)
+    assert _aspects(r1).get("battery life") == "positive"
+    assert _aspects(r2).get("staff") == "negative"
+    assert _aspects(r2).get("food") == "negative"
+    a3 = _aspects(r3)
+    assert a3.get("battery") == "negative" and a3.get("screen") == "positive"
+
+
+def test_offsets_point_at_the_term(engine):
+    text = "Great flight, but the wifi did not work at all."
+    (res,) = engine.analyze([text])
+    assert res.aspects, "expected at least one aspect"
+    for a in res.aspects:
+        assert text[a.start : a.end] == a.term
+        assert 0.0 <= a.confidence <= 1.0
+
+
+def test_post_level_sentiment_without_aspects(engine):
+    texts = [
+        "@united thank you so much, you are the best!",
+        "@united worst airline ever. never again.",
+    ]
+    targets = [(0, 7), (0, 7)]
+    pos, neg = engine.analyze(texts, targets)
+    assert pos.sentiment == "positive"
+    assert neg.sentiment == "negative"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "😀😀😀🔥",
+        "x" * 50_000,
+        ("the seat was fine. " * 2700)[:50_000],
+        b"caf\xe9 \xff\xfe broken bytes".decode("utf-8", errors="replace"),
+        "El servicio fue terrible y la comida fría.",
+        "\u200b\u202eRTL text with the service\u202c",
+        "'; DROP TABLE posts; --",
+    ],
+)
+def test_hostile_text_gets_a_result(engine, text):
+    (res,) = engine.analyze([text])
+    assert res.error is None
+    assert res.sentiment in ("positive", "negative", "neutral")
+    for a in res.aspects:
+        assert text[a.start : a.end] == a.term
+
+
+def test_bad_items_fail_alone(engine):
+    results = engine.analyze(["", None, 42, "The food was great."])
+    assert [r.error for r in results[:3]] == ["empty text", "text is NoneType", "text is int"]
+    assert results[3].error is None and results[3].sentiment == "positive"
+
+
+def test_normalise_aspect():
+    assert normalise_aspect("The Seats") == "seat"
+    assert normalise_aspect("batteries") == "battery"
+    assert normalise_aspect("wifi") == "wifi"
+    assert normalise_aspect("customer   service") == "customer service"
