@@ -405,6 +405,26 @@ def load_into(con: duckdb.DuckDBPyConnection, lake_dir: Path, report: LoadReport
     report.dup_of_changed = recompute_dup_of(con)
 
 
+def mirror_cursors(con: duckdb.DuckDBPyConnection, lake_dir: Path) -> int:
+    """Copy the collectors' cursors (JSON files in the lake, written by parallel collect tasks
+    that may not open DuckDB) into `source_state`, so analysts can see where each source is."""
+    from opinion.sources.state import all_cursors
+
+    cursors = all_cursors(lake_dir)
+    for c in cursors:
+        current = con.execute(
+            "SELECT cursor FROM source_state WHERE source = ? AND key = ?", [c["source"], c["key"]]
+        ).fetchone()
+        if current is None or current[0] != c["cursor"]:
+            con.execute(
+                "INSERT INTO source_state (source, key, cursor, updated_at) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (source, key) DO UPDATE "
+                "SET cursor = excluded.cursor, updated_at = excluded.updated_at",
+                [c["source"], c["key"], c["cursor"], c["updated_at"]],
+            )
+    return len(cursors)
+
+
 def load_lake(
     settings: Settings,
     *,
@@ -425,6 +445,10 @@ def load_lake(
     con = connect(settings.writer_warehouse)
     try:
         load_into(con, Path(settings.lake_dir), report)
+        mirror_cursors(con, Path(settings.lake_dir))
+        from opinion.warehouse.aggregates import rebuild  # the insights layer's tables
+
+        rebuild(con, settings)
         if publish_snapshot:
             report.checks = publish(
                 settings,

@@ -1,0 +1,95 @@
+"""`opinion analyze`: ad-hoc ABSA of a CSV/JSONL/Parquet file, without the pipeline.
+
+One JSON line per input row: `{"id", "sentiment", "aspects": [{term, from, to, polarity,
+confidence}]}`; a row that cannot be analysed gets `"error"` instead and the file goes on.
+Offsets refer to the input text as given (no normalisation), so they can be checked against it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+CHUNK = 1024
+_LEADING_HANDLE = re.compile(r"^\s*(?:\.?@\w+\s*)+")
+
+
+def read_rows(path: Path) -> Iterator[dict]:
+    """Rows of a CSV, JSON Lines or Parquet file as dicts (bad JSON lines as errors)."""
+    from opinion.sources.files import FileSourceConfig, _csv_rows, _jsonl_rows, _parquet_rows
+
+    fmt = FileSourceConfig(path).format
+    reader = {"csv": _csv_rows, "jsonl": _jsonl_rows, "parquet": _parquet_rows}[fmt]
+    for row in reader(path):
+        yield row if isinstance(row, dict) else {"__error__": row.reason}
+
+
+def post_target(text: str, brands) -> tuple[int, int] | None:
+    """The post-level sentiment target: a known brand mention, else a leading @handle."""
+    found = brands.find(text) if brands is not None else None
+    if found:
+        return found[1], found[2]
+    m = re.match(r"^\s*\.?(@\w+)", text)
+    return m.span(1) if m else None
+
+
+def analyze_file(
+    path: Path,
+    out: Path,
+    text_col: str = "text",
+    id_col: str | None = None,
+    model: str | None = None,
+) -> int:
+    from tqdm.auto import tqdm
+
+    from opinion.config import Settings
+    from opinion.nlp.engine import AbsaEngine
+
+    if not path.exists():
+        raise FileNotFoundError(f"input file not found: {path}")
+    from opinion.pipeline import term_spotter
+
+    settings = Settings.from_env()
+    engine = AbsaEngine.load(model, extra_spans=term_spotter(settings))
+    try:
+        from opinion.clean.brands import BrandList
+
+        brands = BrandList.load(settings.brands_file)
+    except (OSError, ValueError):
+        brands = None
+    rows = list(read_rows(path))
+    if rows and "__error__" not in rows[0] and text_col not in rows[0]:
+        raise ValueError(f"no column {text_col!r} in {path.name}; columns: {list(rows[0])[:12]}")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    written = 0
+    with out.open("w", encoding="utf-8") as fh, tqdm(total=len(rows), unit="post") as bar:
+        for c in range(0, len(rows), CHUNK):
+            chunk = rows[c : c + CHUNK]
+            texts = [r.get(text_col) if "__error__" not in r else None for r in chunk]
+            targets = [post_target(t, brands) if isinstance(t, str) else None for t in texts]
+            for k, (row, res) in enumerate(zip(chunk, engine.analyze(texts, targets), strict=True)):
+                rid = row.get(id_col) if id_col else c + k
+                obj: dict = {
+                    "id": rid,
+                    "sentiment": res.sentiment,
+                    "sentiment_confidence": res.sentiment_confidence,
+                }
+                obj["aspects"] = [
+                    {
+                        "term": a.term,
+                        "from": a.start,
+                        "to": a.end,
+                        "aspect": a.aspect,
+                        "polarity": a.polarity,
+                        "confidence": a.confidence,
+                    }
+                    for a in res.aspects
+                ]
+                if res.error or "__error__" in row:
+                    obj["error"] = row.get("__error__") or res.error
+                fh.write(json.dumps(obj, ensure_ascii=False, default=str) + "\n")
+                written += 1
+            bar.update(len(chunk))
+    return written

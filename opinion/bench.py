@@ -1,0 +1,120 @@
+"""`opinion bench`: extraction throughput and peak memory on the demo corpus, side by side
+with a naive baseline (the same models through `transformers.pipeline`, one post at a time).
+
+Both run in one process and one invocation, so their ratio is not skewed by a noisy machine.
+The last printed line is the JSON result.
+"""
+
+from __future__ import annotations
+
+import csv
+import resource
+import statistics
+import time
+from collections.abc import Callable
+
+from opinion.config import Settings
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def demo_texts(limit: int | None = None) -> list[str]:
+    from opinion.demo import demo_corpus
+
+    with demo_corpus(Settings.from_env()).open(newline="", encoding="utf-8") as fh:
+        texts = [row["text"] for row in csv.DictReader(fh)]
+    return texts[:limit] if limit else texts
+
+
+def fast_pass(engine, texts: list[str], brands, mapper=None, chunk: int = 512) -> float:
+    """Seconds for the batched engine over all texts, end to end: aspects (tagger + taxonomy
+    seed terms), sentiment per aspect and per post, and the aspect → touchpoint mapping."""
+    from opinion.analyze import post_target
+
+    started = time.perf_counter()
+    for c in range(0, len(texts), chunk):
+        part = texts[c : c + chunk]
+        results = engine.analyze(part, [post_target(t, brands) for t in part])
+        if mapper is not None:
+            mapper([{"term": a.term, "aspect": a.aspect} for r in results for a in r.aspects])
+    return time.perf_counter() - started
+
+
+def naive_pass(engine, texts: list[str]) -> float:
+    """Seconds for one-post-at-a-time `transformers.pipeline` calls with the same models."""
+    from transformers import pipeline
+
+    from opinion.nlp.polarity import Target, marked_input
+
+    tagger = pipeline(
+        "token-classification",
+        model=engine.tagger.model,
+        tokenizer=engine.tagger.tokenizer,
+        aggregation_strategy="simple",
+    )
+    classifier = pipeline(
+        "text-classification", model=engine.polarity.model, tokenizer=engine.polarity.tokenizer
+    )
+    started = time.perf_counter()
+    for text in texts:
+        for ent in tagger(text):
+            context, term = marked_input(Target(text, int(ent["start"]), int(ent["end"])))
+            classifier({"text": context, "text_pair": term})
+        context, term = marked_input(Target(text, 0, len(text)))
+        classifier({"text": context, "text_pair": term})
+    return time.perf_counter() - started
+
+
+def run_bench(
+    limit: int | None = None,
+    naive_limit: int = 300,
+    model: str | None = None,
+    repeats: int = 3,
+    echo: Callable[[str], None] | None = print,
+) -> dict:
+    from opinion.clean.brands import BrandList
+    from opinion.nlp.engine import AbsaEngine
+
+    say = echo or (lambda _msg: None)
+    texts = demo_texts(limit)
+    settings = Settings.from_env()
+    brands = BrandList.load(settings.brands_file)
+    from opinion.nlp.taxonomy import mapper_for, term_spotter_for
+
+    t = time.perf_counter()
+    engine = AbsaEngine.load(model, extra_spans=term_spotter_for(settings))
+    mapper = mapper_for(settings)
+    mapper([{"term": "seat", "aspect": "seat"}])  # loads the encoder before timing
+    say(f"models loaded in {time.perf_counter() - t:.1f}s ({engine.version})")
+    fast_pass(engine, texts[:256], brands, mapper)  # warm-up: allocator, kernels
+    runs = []
+    for r in range(repeats):
+        seconds = fast_pass(engine, texts, brands, mapper)
+        runs.append(len(texts) / seconds)
+        say(
+            f"batched run {r + 1}/{repeats}: {len(texts)} posts in {seconds:.1f}s "
+            f"({runs[-1]:.0f} posts/s)"
+        )
+    peak = _peak_rss_mb()
+    naive_texts = texts[:naive_limit]
+    naive_runs = []
+    for r in range(repeats):
+        seconds = naive_pass(engine, naive_texts)
+        naive_runs.append(len(naive_texts) / seconds)
+        say(
+            f"naive run {r + 1}/{repeats}: {len(naive_texts)} posts in {seconds:.1f}s "
+            f"({naive_runs[-1]:.1f} posts/s)"
+        )
+    fast, naive = statistics.median(runs), statistics.median(naive_runs)
+    return {
+        "posts": len(texts),
+        "naive_posts": len(naive_texts),
+        "repeats": repeats,
+        "model_version": engine.version,
+        "posts_per_s": round(fast, 1),
+        "peak_rss_mb": round(peak, 1),
+        "naive_posts_per_s": round(naive, 1),
+        "speedup": round(fast / naive, 2),
+    }

@@ -1,0 +1,379 @@
+"""`opinion …`: a thin command line over the library. No business logic lives here.
+
+Every command has `--help` and exits non-zero with a one-line reason on bad input.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import sys
+from pathlib import Path
+
+import click
+
+from opinion.config import Settings
+
+EXPECTED_ERRORS = (ValueError, FileNotFoundError, PermissionError, KeyError, RuntimeError)
+
+
+def one_line_errors(fn):
+    """Turn expected failures into `Error: <one line>` and exit status 1 (no traceback)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except click.ClickException:
+            raise
+        except EXPECTED_ERRORS as exc:
+            message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise click.ClickException(message) from None
+
+    return wrapper
+
+
+def _settings(warehouse: str | None = None, lake_dir: str | None = None, **kw) -> Settings:
+    return Settings.from_env(warehouse=warehouse, lake_dir=lake_dir, **kw)
+
+
+warehouse_option = click.option(
+    "--warehouse",
+    envvar="OPINION_WAREHOUSE",
+    type=click.Path(dir_okay=False),
+    help="Published warehouse file (default data/warehouse/opinion.duckdb).",
+)
+lake_option = click.option(
+    "--lake",
+    "lake_dir",
+    envvar="OPINION_LAKE",
+    type=click.Path(file_okay=False),
+    help="Lake folder (default data/lake).",
+)
+model_option = click.option(
+    "--model",
+    envvar="OPINION_MODEL",
+    default="embedded",
+    show_default=True,
+    help="Model spec: 'embedded', a HF model dir/id, or 'tagger=…,polarity=…'.",
+)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-v", "--verbose", is_flag=True, help="Log progress details.")
+def main(verbose: bool) -> None:
+    """opinion: social-media opinion mining for customer-experience intelligence."""
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+@main.command()
+@warehouse_option
+@lake_option
+@model_option
+@click.option(
+    "--input",
+    "input_path",
+    type=click.Path(dir_okay=False),
+    help="Corpus CSV (default: the bundled airline tweets).",
+)
+@click.option("--limit", type=int, help="Only the first N rows (quick look).")
+@one_line_errors
+def demo(warehouse, lake_dir, model, input_path, limit) -> None:
+    """Collect, clean, extract and load the bundled airline corpus; print a summary."""
+    from opinion.demo import run_demo
+
+    settings = _settings(warehouse, lake_dir, model=model)
+    run_demo(settings, Path(input_path) if input_path else None, limit=limit, echo=click.echo)
+
+
+@main.command()
+@click.argument("source", required=False)
+@click.option("--job", "job_name", default=None, help="Run the opinion.yaml job NAME.")
+@click.option("--base-url", default=None, help="API host / instance (tests, mirrors, self-hosted).")
+@click.option("--query", default=None, help="Search query / hashtag.")
+@click.option("--brand", default=None, help="Brand stored on the collected posts.")
+@click.option("--since", default=None, help="First-run lower bound, e.g. 2024-05-01.")
+@click.option("--limit", type=int, default=None, help="Stop after the page reaching N records.")
+@click.option("--path", type=click.Path(dir_okay=False), help="Input file (files source).")
+@click.option(
+    "--mapping",
+    default=None,
+    help='Column mapping as JSON, e.g. \'{"native_id":"id","text":"body"}\'.',
+)
+@click.option("--name", "source_name", default=None, help="Source name stored on posts.")
+@click.option(
+    "--option",
+    "-o",
+    "extra",
+    multiple=True,
+    help="Connector option KEY=VALUE (e.g. -o subreddit=travel, -o app_id=123).",
+)
+@warehouse_option
+@lake_option
+@one_line_errors
+def collect(
+    source, job_name, base_url, query, brand, since, limit, path, mapping, source_name, extra,
+    warehouse, lake_dir,
+) -> None:  # fmt: skip
+    """Collect posts from SOURCE into raw lake partitions; print a one-line JSON report.
+
+    SOURCE is a connector (mastodon, bluesky, hackernews, reddit, appstore, rss, files),
+    `airline-demo` (the bundled corpus as source `airline_tweets`), or `all` (every enabled
+    job of opinion.yaml); `--job NAME` runs one configured job.
+    """
+    from opinion.sources.run import SOURCES, build_source, collect_source, run_job
+
+    settings = _settings(warehouse, lake_dir)
+    if limit is not None and limit < 1:
+        raise click.UsageError(f"--limit must be >= 1, got {limit}")
+    if job_name or source == "all":
+        if job_name and source not in (None, "all"):
+            raise click.UsageError("give either SOURCE or --job, not both")
+        from opinion.sources.config import configured_jobs
+
+        jobs = [job_name] if job_name else configured_jobs(settings)
+        reports = [r for job in jobs for r in run_job(settings, job, limit=limit)]
+        click.echo(json.dumps({"jobs": reports}, default=str))
+        return
+    if not source:
+        raise click.UsageError("give a SOURCE (or --job NAME, or all)")
+    options: dict = {}
+    for item in extra:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise click.UsageError(f"--option must be KEY=VALUE, got {item!r}")
+        options[key.strip()] = value
+    if source == "airline-demo":
+        from opinion.demo import demo_corpus
+        from opinion.sources.files import AIRLINE_TWEETS, TWEET_URL
+
+        connector = "files"
+        options.update(
+            path=str(Path(path) if path else demo_corpus(settings)),
+            name="airline_tweets",
+            mapping=AIRLINE_TWEETS,
+            url_template=TWEET_URL,
+        )
+    elif source in SOURCES:
+        connector = source
+        if source == "files" and not path:
+            raise click.UsageError("the files source needs --path")
+        if mapping:
+            try:
+                options["mapping"] = json.loads(mapping)
+            except json.JSONDecodeError as exc:
+                raise click.UsageError(f"--mapping is not JSON: {exc.msg}") from None
+        options.update(path=path, name=source_name)
+    else:
+        known = ", ".join(["airline-demo", "all", *sorted(SOURCES)])
+        raise click.UsageError(f"unknown source {source!r} (known: {known})")
+    options.update(base_url=base_url, query=query, brand=brand, since=since)
+    with build_source(connector, **{k: v for k, v in options.items() if v is not None}) as src:
+        report = collect_source(settings, src, limit=limit)
+    click.echo(json.dumps(report, default=str))
+
+
+@main.command()
+@warehouse_option
+@lake_option
+@model_option
+@click.option("--force", is_flag=True, help="Re-extract every partition.")
+@one_line_errors
+def extract(warehouse, lake_dir, model, force) -> None:
+    """Clean and analyse raw partitions that are new or made by another model version."""
+    from opinion.pipeline import extract as run
+
+    report = run(_settings(warehouse, lake_dir, model=model), force=force)
+    click.echo(json.dumps(report.__dict__))
+
+
+@main.command()
+@warehouse_option
+@lake_option
+@one_line_errors
+def load(warehouse, lake_dir) -> None:
+    """Merge the lake into DuckDB (single writer), check quality, publish the snapshot."""
+    from opinion.pipeline import load as run
+
+    report = run(_settings(warehouse, lake_dir))
+    click.echo(json.dumps(report if isinstance(report, dict) else report.__dict__, default=str))
+
+
+@main.command(name="eval")
+@click.argument("data", type=click.Path(dir_okay=False))
+@model_option
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@one_line_errors
+def eval_cmd(data, model, as_json) -> None:
+    """Score the models on an ABSA JSON Lines file (ATSC on gold aspects, ATE exact spans)."""
+    from opinion.nlp.absa_data import read_jsonl
+    from opinion.nlp.evaluate import evaluate
+    from opinion.nlp.registry import load_models
+
+    examples = read_jsonl(data)
+    if not examples:
+        raise click.ClickException(f"{data}: no examples")
+    tagger, polarity = load_models(model)
+    result = evaluate(examples, tagger, polarity)
+    if as_json:
+        click.echo(json.dumps(result))
+        return
+    a, e, b = result["atsc"], result["ate"], result["baseline"]["atsc"]
+    click.echo(f"{result['n']} sentences, {result['n_aspects']} aspects")
+    click.echo(
+        f"ATSC accuracy {a['accuracy']:.4f}  macro-F1 {a['macro_f1']:.4f}"
+        f"   (VADER baseline: {b['accuracy']:.4f} / {b['macro_f1']:.4f})"
+    )
+    click.echo(f"ATE  precision {e['precision']:.4f}  recall {e['recall']:.4f}  F1 {e['f1']:.4f}")
+
+
+@main.command()
+@click.option(
+    "--data",
+    "data_dir",
+    type=click.Path(file_okay=False),
+    default=str(Path(__file__).resolve().parent.parent.parent / "shared/data/absa"),
+    show_default=True,
+    help="Folder with the ABSA JSON Lines training files.",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Where to write the model (default: the embedded model folder).",
+)
+@click.option("--seed", default=13, show_default=True)
+@click.option(
+    "--part",
+    "parts",
+    multiple=True,
+    type=click.Choice(["tagger", "polarity"]),
+    help="Train only this part (repeatable).",
+)
+@click.option("--limit", type=int, default=None, help="Cap examples per file (smoke runs).")
+@click.option("--epochs", type=int, default=None, help="Override epochs for both parts.")
+@one_line_errors
+def train(data_dir, out_dir, seed, parts, limit, epochs) -> None:
+    """Fine-tune the embedded MiniLM (aspect tagger + aspect sentiment) and save deltas."""
+    from opinion.nlp.registry import EMBEDDED_DIR
+    from opinion.nlp.train import TrainConfig, train_all
+
+    logging.getLogger().setLevel(logging.INFO)
+    extra = {"tagger_epochs": epochs, "polarity_epochs": epochs} if epochs else {}
+    cfg = TrainConfig(
+        Path(data_dir),
+        Path(out_dir) if out_dir else EMBEDDED_DIR,
+        seed=seed,
+        parts=tuple(parts) or ("tagger", "polarity"),
+        limit=limit,
+        **extra,
+    )
+    report = train_all(cfg, click.echo)
+    click.echo(json.dumps(report["dev_metrics"], indent=2))
+
+
+@main.command()
+@click.argument("path", type=click.Path(dir_okay=False))
+@click.option("--text-col", default="text", show_default=True)
+@click.option("--id-col", default=None, help="Column with the row id (default: row number).")
+@click.option("--out", "out_path", type=click.Path(dir_okay=False), required=True)
+@model_option
+@one_line_errors
+def analyze(path, text_col, id_col, out_path, model) -> None:
+    """Ad-hoc ABSA of a CSV/JSONL/Parquet file: one JSON line per input row."""
+    from opinion.analyze import analyze_file
+
+    n = analyze_file(Path(path), Path(out_path), text_col, id_col, model)
+    click.echo(f"wrote {n} rows to {out_path}", err=True)
+
+
+@main.command()
+@click.option("--limit", type=int, default=None, help="Posts to use (default: whole corpus).")
+@click.option(
+    "--naive-limit",
+    type=int,
+    default=300,
+    show_default=True,
+    help="Posts for the slow one-at-a-time baseline.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Only the JSON result line.")
+@model_option
+@one_line_errors
+def bench(limit, naive_limit, as_json, model) -> None:
+    """Extraction throughput and peak RSS on the demo corpus vs a naive pipeline() baseline."""
+    from opinion.bench import run_bench
+
+    result = run_bench(
+        limit=limit, naive_limit=naive_limit, model=model, echo=None if as_json else click.echo
+    )
+    click.echo(json.dumps(result))
+
+
+@main.command()
+@click.argument("query", required=False)
+@warehouse_option
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table")
+@one_line_errors
+def sql(query, warehouse, fmt) -> None:
+    """Run QUERY on the published warehouse (read-only); no QUERY starts a shell."""
+    from opinion.sqlshell import run_query, shell
+
+    settings = _settings(warehouse)
+    if query is None:
+        shell(settings)
+        return
+    run_query(settings, query, fmt, click.echo)
+
+
+@main.command()
+@click.option("--brand", default=None, help="Only this brand's issues.")
+@warehouse_option
+@one_line_errors
+def alerts(brand, warehouse) -> None:
+    """Emerging issues of the latest 24-hour window (v_emerging_issues), most severe first."""
+    from opinion.insights.alerts import emerging_issues, format_issues
+
+    click.echo(format_issues(emerging_issues(_settings(warehouse), brand)))
+
+
+@main.command()
+@click.option("--port", default=8050, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@warehouse_option
+@one_line_errors
+def serve(port, host, warehouse) -> None:
+    """Web dashboard on the published warehouse (read-only; keeps working while loads run)."""
+    from opinion.serve.app import serve as run
+
+    click.echo(f"opinion dashboard on http://{host}:{port}/ (Ctrl-C stops)", err=True)
+    run(_settings(warehouse), host=host, port=port)
+
+
+@main.command()
+@click.option("--brand", required=True, help="Brand to report on (as in the warehouse).")
+@click.option("--period", default=None, help="FROM:TO, ISO dates (either side may be empty).")
+@click.option("--days", type=click.IntRange(1, 3660), default=None, help="The last N days.")
+@click.option("--out", "out_path", type=click.Path(dir_okay=False), required=True)
+@click.option("--pdf", is_flag=True, help="Also print a PDF next to it (needs Chromium).")
+@warehouse_option
+@one_line_errors
+def report(brand, period, days, out_path, pdf, warehouse) -> None:
+    """Self-contained HTML report (scorecard, charts, top verbatims); --pdf via Chromium."""
+    from opinion.serve.filters import parse_period
+    from opinion.serve.report import write_report
+
+    if period and days:
+        raise click.UsageError("give --period or --days, not both")
+    start, end = parse_period(period) if period else (None, None)
+    written = write_report(_settings(warehouse), brand, Path(out_path), start, end, days, pdf)
+    for path in written:
+        click.echo(f"wrote {path}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
