@@ -1,0 +1,52 @@
+"""`opinion alerts`: the emerging issues of the latest window, read from the published
+warehouse (`v_emerging_issues`, see docs/warehouse.md)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from opinion.config import Settings
+
+COLUMNS = (
+    "brand", "touchpoint", "category", "window_start", "window_end", "negatives",
+    "baseline_mean", "baseline_windows", "z_score", "p_value", "severity", "persistence",
+)  # fmt: skip
+
+
+def emerging_issues(settings: Settings, brand: str | None = None) -> list[dict]:
+    """Rows of `v_emerging_issues` (optionally one brand's), most severe first."""
+    from opinion.warehouse.migrate import connect
+
+    path = Path(settings.warehouse)
+    if not path.exists():
+        raise FileNotFoundError(f"no published warehouse at {path}; run `opinion load` first")
+    con = connect(path, read_only=True)
+    try:
+        sql = (
+            f"SELECT {', '.join(COLUMNS)} FROM v_emerging_issues "
+            "WHERE ? IS NULL OR brand = ? "
+            "ORDER BY severity DESC, p_value, negatives DESC, brand, category"
+        )
+        cur = con.execute(sql, [brand, brand])
+        names = [d[0] for d in cur.description]
+        rows = [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+    finally:
+        con.close()
+    return rows
+
+
+def format_issues(rows: list[dict]) -> str:
+    """A plain-text table, one issue a line."""
+    if not rows:
+        return "no emerging issues in the latest window"
+    head = f"{'brand':<16} {'touchpoint':<18} {'category':<18} {'neg':>5} {'base':>6} "
+    head += f"{'z':>6} {'p':>9} {'sev':>3} {'run':>3}  window"
+    lines = [head]
+    for r in rows:
+        lines.append(
+            f"{r['brand']:<16} {r['touchpoint']:<18} {r['category']:<18} {r['negatives']:>5} "
+            f"{r['baseline_mean']:>6.1f} {r['z_score']:>6.1f} {r['p_value']:>9.2e} "
+            f"{r['severity']:>3} {r['persistence']:>3}  "
+            f"{r['window_start']:%Y-%m-%d %H:%M} → {r['window_end']:%Y-%m-%d %H:%M} UTC"
+        )
+    return "\n".join(lines)
