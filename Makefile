@@ -38,6 +38,11 @@ bench: venv
 train: venv
 	$(VENV)/bin/opinion train
 
+# Airflow on this machine: LocalExecutor + SQLite under airflow_home/ (git-ignored), DAGs from
+# dags/, UI on http://127.0.0.1:8080. Ctrl-C stops it. See docs/airflow.md.
+airflow: venv
+	scripts/airflow-standalone.sh
+
 constraints: venv
 	$(VENV)/bin/pip freeze --exclude-editable | grep -v "^opinion" | sed "s/+cpu$$//" > constraints.txt
 

@@ -1,0 +1,33 @@
+"""opinion_load: the single DuckDB writer. Merges the lake into the warehouse, recomputes
+duplicates, runs the data-quality gate and publishes the read-only snapshot.
+
+Scheduled by the asset `opinion://lake/mentions`. One task in the 1-slot pool
+`opinion_duckdb`, one run at a time. A failed required quality check fails the task without
+retry and leaves the previous snapshot published.
+"""
+
+from __future__ import annotations
+
+from airflow.sdk import Asset, dag, task
+
+from opinion import orchestration as orch
+
+
+@dag(
+    dag_id="opinion_load",
+    schedule=[Asset(orch.MENTIONS_ASSET)],
+    catchup=False,
+    max_active_runs=1,
+    default_args=orch.task_defaults(),
+    tags=["opinion", "load"],
+    doc_md=__doc__,
+)
+def opinion_load():
+    @task(pool=orch.DUCKDB_POOL, pool_slots=1)
+    def load():
+        return orch.run_task(orch.load)
+
+    load()
+
+
+opinion_load()
