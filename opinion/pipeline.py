@@ -314,10 +314,8 @@ def term_spotter(settings: Settings):
         return None
 
 
-def extract(
-    settings: Settings, engine=None, sources: Iterable[str] | None = None, force: bool = False
-) -> ExtractReport:
-    """Analyse every raw partition that is new, changed, or made by another model version."""
+def _extract_all(settings: Settings, partitions: list, engine=None) -> ExtractReport:
+    """Extract the given raw partitions with one engine (models load once), with progress."""
     import time
 
     from opinion.nlp.engine import AbsaEngine
@@ -327,18 +325,12 @@ def extract(
         settings.model, settings.batch_size, extra_spans=term_spotter(settings)
     )
     brands = load_brands(settings)
-    todo = (
-        lake.list_partitions(settings.lake_dir, "raw")
-        if force
-        else lake.stale_raw_partitions(settings.lake_dir, engine.version)
-    )
-    if sources is not None:
-        wanted = set(sources)
-        todo = [p for p in todo if p.source in wanted]
     report = ExtractReport(engine.version)
-    total = sum(int(lake.read_metadata(p.file("posts")).get(lake.META_ROW_COUNT, 0)) for p in todo)
+    total = sum(
+        int(lake.read_metadata(p.file("posts")).get(lake.META_ROW_COUNT, 0)) for p in partitions
+    )
     bar = _progress(None, total=total, desc="extract", unit="post")
-    for part in todo:
+    for part in partitions:
         n, en, m, err = extract_partition(part, engine, brands, settings, bar.update)
         report.partitions += 1
         report.posts += n
@@ -348,6 +340,26 @@ def extract(
     bar.close()
     report.seconds = round(time.time() - started, 1)
     return report
+
+
+def extract(
+    settings: Settings, engine=None, sources: Iterable[str] | None = None, force: bool = False
+) -> ExtractReport:
+    """Analyse every raw partition that is new, changed, or made by another model version."""
+    from opinion.nlp.registry import model_version
+
+    version = engine.version if engine is not None else model_version(settings.model)
+    todo = (
+        lake.list_partitions(settings.lake_dir, "raw")
+        if force
+        else lake.stale_raw_partitions(settings.lake_dir, version)
+    )
+    if sources is not None:
+        wanted = set(sources)
+        todo = [p for p in todo if p.source in wanted]
+    if not todo:
+        return ExtractReport(version)
+    return _extract_all(settings, todo, engine)
 
 
 # ---------------------------------------------------------------- load
@@ -366,30 +378,16 @@ def load(settings: Settings):
 
 def job_names(settings: Settings) -> list[str]:
     """Names of the enabled collect jobs in the configuration (`opinion.yaml`)."""
-    try:
-        from opinion.sources.config import configured_jobs
-    except ImportError:
-        return ["airline_tweets"]
+    from opinion.sources.config import configured_jobs
+
     return [job.name for job in configured_jobs(settings)]
 
 
-def collect_job(settings: Settings, name: str) -> dict:
-    """Run one configured collect job; returns its report as a dict."""
-    try:
-        from opinion.sources.config import configured_jobs
-        from opinion.sources.run import run_job
-    except ImportError:
-        if name != "airline_tweets":
-            raise ValueError(f"unknown collect job {name!r}") from None
-        from opinion.demo import DEMO_SOURCE, demo_corpus
-        from opinion.sources.files import AIRLINE_TWEETS, TWEET_URL, FileSourceConfig
+def collect_job(settings: Settings, name: str) -> list[dict]:
+    """Run one configured collect job; returns one report per source of the job."""
+    from opinion.sources.run import run_job
 
-        cfg = FileSourceConfig(demo_corpus(settings), DEMO_SOURCE, AIRLINE_TWEETS, TWEET_URL)
-        return collect_file(settings, cfg).__dict__
-    jobs = {job.name: job for job in configured_jobs(settings)}
-    if name not in jobs:
-        raise ValueError(f"unknown collect job {name!r}; configured: {sorted(jobs)}")
-    return run_job(settings, jobs[name])
+    return run_job(settings, name)
 
 
 def pending_partitions(settings: Settings) -> list[str]:
@@ -402,21 +400,8 @@ def pending_partitions(settings: Settings) -> list[str]:
 
 def extract_partitions(settings: Settings, names: Iterable[str], engine=None) -> dict:
     """Extract the given `source/day` raw partitions (one Airflow mapped task each)."""
-    from opinion.nlp.engine import AbsaEngine
-
-    engine = engine or AbsaEngine.load(
-        settings.model, settings.batch_size, extra_spans=term_spotter(settings)
-    )
-    brands = load_brands(settings)
     raw = {f"{p.source}/{p.day}": p for p in lake.list_partitions(settings.lake_dir, "raw")}
-    report = ExtractReport(engine.version)
-    for name in names:
-        if name not in raw:
-            raise ValueError(f"no raw partition {name!r} in {settings.lake_dir}")
-        n, en, m, err = extract_partition(raw[name], engine, brands, settings)
-        report.partitions += 1
-        report.posts += n
-        report.english += en
-        report.mentions += m
-        report.errors += err
-    return report.__dict__
+    missing = [n for n in names if n not in raw]
+    if missing:
+        raise ValueError(f"no raw partition {missing[0]!r} in {settings.lake_dir}")
+    return _extract_all(settings, [raw[n] for n in names], engine).__dict__

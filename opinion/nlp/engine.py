@@ -67,6 +67,12 @@ def union_spans(tagged: list, extra: list[tuple[int, int]]) -> list:
     return sorted(out, key=lambda sp: (sp.start, sp.end))
 
 
+def _is_handle_or_link(text: str, start: int, end: int) -> bool:
+    """@handles and URLs are who/where a post is addressed, not aspects of the experience."""
+    term = text[start:end]
+    return (start > 0 and text[start - 1] == "@") or term.startswith("@") or "http" in term
+
+
 class AbsaEngine:
     """`analyze(texts)` → one `PostResult` per text, in order.
 
@@ -119,6 +125,10 @@ class AbsaEngine:
                 good.append(i)
         clean = [str(texts[i]) for i in good]
         spans = self.tagger.extract(clean, self.batch_size) if clean else []
+        spans = [
+            [sp for sp in found if not _is_handle_or_link(text, sp.start, sp.end)]
+            for text, found in zip(clean, spans, strict=True)
+        ]
         if self.extra_spans is not None:
             spans = [
                 union_spans(found, self.extra_spans(text))
