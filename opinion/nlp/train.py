@@ -14,7 +14,7 @@ import math
 import random
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from opinion.nlp.absa_data import AbsaExample, read_jsonl, split_dev
@@ -30,13 +30,6 @@ TAGGER_FILES = (
     "laptops14.train.jsonl",
     "restaurants16.train.jsonl",
 )
-#: Review files are repeated in polarity training: MAMS and Twitter are half neutral, and
-#: without this the model calls clear review opinions "neutral" too often.
-POLARITY_OVERSAMPLE = {
-    "restaurants14.train.jsonl": 2,
-    "laptops14.train.jsonl": 2,
-    "restaurants16.train.jsonl": 2,
-}
 POLARITY_FILES = (
     "restaurants14.train.jsonl",
     "laptops14.train.jsonl",
@@ -61,7 +54,6 @@ class TrainConfig:
     dev_share: float = 0.1
     limit: int | None = None  # cap examples per file (smoke runs and tests)
     parts: tuple[str, ...] = ("tagger", "polarity")
-    oversample: dict[str, int] = field(default_factory=lambda: dict(POLARITY_OVERSAMPLE))
 
     def __post_init__(self) -> None:
         self.data_dir, self.out_dir = Path(self.data_dir), Path(self.out_dir)
@@ -210,8 +202,8 @@ def train_polarity(cfg: TrainConfig, tokenizer, log_fn: Callable = log.info) -> 
 
     splits = _load(cfg, POLARITY_FILES)
     features = []
-    for name, (tr, _) in splits.items():
-        for ex in tr * cfg.oversample.get(name, 1):
+    for tr, _ in splits.values():
+        for ex in tr:
             for a in ex.aspects:
                 if a.polarity not in CLASSES:
                     continue
