@@ -45,14 +45,13 @@ def analyze_file(
     from tqdm.auto import tqdm
 
     from opinion.config import Settings
-    from opinion.nlp.engine import AbsaEngine
 
     if not path.exists():
         raise FileNotFoundError(f"input file not found: {path}")
-    from opinion.pipeline import term_spotter
+    from opinion.pipeline import load_engine
 
     settings = Settings.from_env()
-    engine = AbsaEngine.load(model, extra_spans=term_spotter(settings))
+    engine = load_engine(settings, model)
     try:
         from opinion.clean.brands import BrandList
 

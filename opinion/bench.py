@@ -75,16 +75,16 @@ def run_bench(
     echo: Callable[[str], None] | None = print,
 ) -> dict:
     from opinion.clean.brands import BrandList
-    from opinion.nlp.engine import AbsaEngine
 
     say = echo or (lambda _msg: None)
     texts = demo_texts(limit)
     settings = Settings.from_env()
     brands = BrandList.load(settings.brands_file)
-    from opinion.nlp.taxonomy import mapper_for, term_spotter_for
+    from opinion.nlp.taxonomy import mapper_for
+    from opinion.pipeline import load_engine
 
     t = time.perf_counter()
-    engine = AbsaEngine.load(model, extra_spans=term_spotter_for(settings))
+    engine = load_engine(settings, model)
     mapper = mapper_for(settings)
     mapper([{"term": "seat", "aspect": "seat"}])  # loads the encoder before timing
     say(f"models loaded in {time.perf_counter() - t:.1f}s ({engine.version})")

@@ -42,6 +42,7 @@ KINDS = ("raw", "mentions")
 REJECT_RECORD_MAX_BYTES = 10 * 1024
 
 META_MODEL_VERSION = "opinion.model_version"
+META_TAXONOMY_VERSION = "opinion.taxonomy_version"
 META_INPUT_FINGERPRINT = "opinion.input_fingerprint"
 META_ROW_COUNT = "opinion.row_count"
 META_WRITE_ID = "opinion.write_id"
@@ -395,9 +396,12 @@ def partition_fingerprint(partition: Partition) -> str:
     return "|".join(f"{n}={file_fingerprint(partition.file(n))}" for n in names)
 
 
-def stale_raw_partitions(lake_dir: Path, model_version: str) -> list[Partition]:
-    """Raw partitions whose mentions partition is missing, was made by another model_version,
-    or was derived from another version of the raw file (input fingerprint differs)."""
+def stale_raw_partitions(
+    lake_dir: Path, model_version: str, taxonomy_version: str | None = None
+) -> list[Partition]:
+    """Raw partitions whose mentions partition is missing, was made by another model_version
+    (or, when given, another taxonomy version), or was derived from another version of the raw
+    file (input fingerprint differs)."""
     stale = []
     for raw in list_partitions(lake_dir, "raw"):
         target = partition_path(lake_dir, "mentions", raw.source, raw.day)
@@ -413,6 +417,10 @@ def stale_raw_partitions(lake_dir: Path, model_version: str) -> list[Partition]:
             continue
         if (
             m_meta.get(META_MODEL_VERSION) != model_version
+            or (
+                taxonomy_version is not None
+                and m_meta.get(META_TAXONOMY_VERSION) != taxonomy_version
+            )
             or m_meta.get(META_INPUT_FINGERPRINT) != expected
             or p_meta.get(META_INPUT_FINGERPRINT) != expected
             or m_meta.get(META_WRITE_ID) != p_meta.get(META_WRITE_ID)

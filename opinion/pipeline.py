@@ -281,7 +281,11 @@ def extract_partition(
             "posts": pa.Table.from_pylist(posts, schema=lake.MENTION_POSTS_SCHEMA),
             "mentions": pa.Table.from_pylist(mentions, schema=lake.MENTIONS_SCHEMA),
         },
-        {lake.META_MODEL_VERSION: engine.version, lake.META_INPUT_FINGERPRINT: fingerprint},
+        {
+            lake.META_MODEL_VERSION: engine.version,
+            lake.META_INPUT_FINGERPRINT: fingerprint,
+            lake.META_TAXONOMY_VERSION: taxonomy_version(settings) or "",
+        },
     )
     return len(posts), len(english_idx), len(mentions), errors
 
@@ -304,26 +308,40 @@ def _taxonomy_mapper(settings: Settings):
         return None
 
 
-def term_spotter(settings: Settings):
-    """The taxonomy's seed-term spotter (extra aspect spans for the engine), or None."""
+def taxonomy_version(settings: Settings) -> str | None:
+    """Version of the taxonomy pack that applies (None when there is none): a new version
+    makes extract redo every partition, like a new model version."""
     try:
-        from opinion.nlp.taxonomy import term_spotter_for
+        from opinion.nlp.taxonomy import taxonomy_for
 
-        return term_spotter_for(settings)
-    except (ImportError, FileNotFoundError):
+        return taxonomy_for(settings).version
+    except FileNotFoundError:
         return None
+
+
+def load_engine(settings: Settings, model: str | None = None):
+    """The ABSA engine with the domain's taxonomy attached (seed-term spotting, friction
+    terms) when a pack applies; models load once per process."""
+    from opinion.nlp.engine import AbsaEngine
+
+    extra_spans = friction = None
+    try:
+        from opinion.nlp.taxonomy import friction_for, term_spotter_for
+
+        extra_spans, friction = term_spotter_for(settings), friction_for(settings)
+    except FileNotFoundError:
+        log.warning("no taxonomy pack found; extracting with the tagger alone")
+    return AbsaEngine.load(
+        model or settings.model, settings.batch_size, extra_spans=extra_spans, friction=friction
+    )
 
 
 def _extract_all(settings: Settings, partitions: list, engine=None) -> ExtractReport:
     """Extract the given raw partitions with one engine (models load once), with progress."""
     import time
 
-    from opinion.nlp.engine import AbsaEngine
-
     started = time.time()
-    engine = engine or AbsaEngine.load(
-        settings.model, settings.batch_size, extra_spans=term_spotter(settings)
-    )
+    engine = engine or load_engine(settings)
     brands = load_brands(settings)
     report = ExtractReport(engine.version)
     total = sum(
@@ -352,7 +370,7 @@ def extract(
     todo = (
         lake.list_partitions(settings.lake_dir, "raw")
         if force
-        else lake.stale_raw_partitions(settings.lake_dir, version)
+        else lake.stale_raw_partitions(settings.lake_dir, version, taxonomy_version(settings) or "")
     )
     if sources is not None:
         wanted = set(sources)
@@ -394,7 +412,9 @@ def pending_partitions(settings: Settings) -> list[str]:
     """Raw partitions (as `source/day`) that extract must (re)process for the current model."""
     from opinion.nlp.registry import model_version
 
-    stale = lake.stale_raw_partitions(settings.lake_dir, model_version(settings.model))
+    stale = lake.stale_raw_partitions(
+        settings.lake_dir, model_version(settings.model), taxonomy_version(settings) or ""
+    )
     return [f"{p.source}/{p.day}" for p in stale]
 
 

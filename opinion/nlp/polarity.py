@@ -67,15 +67,26 @@ class PolarityClassifier:
         )
 
     def classify(self, targets: list[Target], batch_size: int = 64) -> list[tuple[str, float]]:
+        """(polarity, confidence) per target, confidence = the model's probability of it."""
+        out = []
+        for probs in self.probabilities(targets, batch_size):
+            label = max(probs, key=probs.__getitem__)
+            out.append((label, round(probs[label], 4)))
+        return out
+
+    def probabilities(self, targets: list[Target], batch_size: int = 64) -> list[dict]:
+        """{polarity: probability} per target (the three classes, summing to 1)."""
         import torch
 
         if not targets:
             return []
         enc = self.encode(targets)
         order = sorted(range(len(targets)), key=lambda i: len(enc["input_ids"][i]))
-        out: list[tuple[str, float]] = [("neutral", 0.0)] * len(targets)
+        out: list[dict] = [{}] * len(targets)
         device = next(self.model.parameters()).device
-        allowed = torch.tensor(sorted(self.index_to_class), device=device)
+        columns = sorted(self.index_to_class)
+        names = [self.index_to_class[c] for c in columns]
+        allowed = torch.tensor(columns, device=device)
         for b in range(0, len(order), batch_size):
             idx = order[b : b + batch_size]
             feats = {k: [enc[k][i] for i in idx] for k in enc}
@@ -83,9 +94,7 @@ class PolarityClassifier:
             with torch.inference_mode():
                 logits = self.model(**{k: v.to(device) for k, v in batch.items()}).logits
             probs = logits.float().softmax(-1)[:, allowed]
-            probs = probs / probs.sum(-1, keepdim=True)
-            conf, best = probs.max(-1)
+            probs = (probs / probs.sum(-1, keepdim=True)).tolist()
             for row, i in enumerate(idx):
-                label = self.index_to_class[int(allowed[int(best[row])])]
-                out[i] = (label, round(float(conf[row]), 4))
+                out[i] = dict(zip(names, probs[row], strict=True))
         return out

@@ -102,6 +102,7 @@ class Taxonomy:
     rollups: dict[str, tuple[str, ...]] = field(default_factory=dict)
     similarity_threshold: float = DEFAULT_THRESHOLD
     min_share: float = DEFAULT_MIN_SHARE
+    friction: tuple[str, ...] = ()
     path: Path | None = None
 
     def __post_init__(self) -> None:
@@ -120,6 +121,12 @@ class Taxonomy:
                 for form in inflections(seed):
                     spotted.setdefault(form, cat.name)
         self._spot_owner = {_squash(k): v for k, v in reversed(list(spotted.items()))}
+        forms = {f for term in self.friction for f in inflections(term)}
+        self._friction_re = (
+            re.compile(r"(?<!\w)(" + _alternation(forms) + r")(?!\w)", re.IGNORECASE)
+            if forms
+            else None
+        )
         self._spot_re = (
             re.compile(r"(?<![\w@])(" + _alternation(spotted) + r")(?!\w)", re.IGNORECASE)
             if spotted
@@ -155,6 +162,11 @@ class Taxonomy:
             s, e = max(spans, key=lambda se: (se[1] - se[0], -se[0]))
             return self._spot_owner.get(_squash(term[s:e]))
         return None
+
+    def is_friction(self, term: str) -> bool:
+        """Whether an aspect term names a failure event ("delayed", "on hold", "lost bag"):
+        bad for the customer whatever words surround it (see `friction` in the pack)."""
+        return bool(self._friction_re and self._friction_re.search(term))
 
     def term_spans(self, text: str) -> list[tuple[int, int]]:
         """(start, end) of every seed term in `text`: whole words, case-insensitive, longest
@@ -234,6 +246,7 @@ def load_taxonomy(path: str | Path) -> Taxonomy:
         },
         similarity_threshold=float(doc.get("similarity_threshold", DEFAULT_THRESHOLD)),
         min_share=float(doc.get("min_share", DEFAULT_MIN_SHARE)),
+        friction=_strs(doc.get("friction"), f"{path}: friction"),
         path=path,
     )
     for term, target in overrides.items():
@@ -402,6 +415,11 @@ def mapper_for(settings=None, domain: str | None = None) -> Callable[[list[dict]
     """The mapper for the pack that applies to `settings` (one per process and file version)."""
     path = pack_path(settings, domain)
     return _mapper_cached(str(path), path.stat().st_mtime_ns)
+
+
+def friction_for(settings=None, domain: str | None = None) -> Callable[[str], bool]:
+    """`is_friction(term)` of the pack that applies to `settings` (for `AbsaEngine`)."""
+    return taxonomy_for(settings, domain).is_friction
 
 
 def term_spotter_for(

@@ -80,7 +80,7 @@ def test_mapper_override_seed_neighbour_and_other():
     assert got[3] == ("inflight", "inflight")
     assert got[4] == (OTHER, OTHER)
     assert got[5] == (OTHER, OTHER)
-    assert all(m["taxonomy_version"] == "airline-1" for m in mentions)
+    assert all(m["taxonomy_version"] == "airline-2" for m in mentions)
     assert all(m["cx_domain"] in ("experience", "service", "success") for m in mentions)
 
 
@@ -120,3 +120,12 @@ def test_bad_pack_is_a_one_line_error(tmp_path: Path):
     bad.write_text("version: 1\ncategories:\n  x: {touchpoint: t, cx_domain: nope}\n")
     with pytest.raises(ValueError, match="cx_domain"):
         load_taxonomy(bad)
+
+
+def test_friction_terms():
+    from opinion.nlp.taxonomy import friction_for
+
+    is_friction = friction_for(domain="airline")
+    assert is_friction("delayed") and is_friction("on hold") and is_friction("2 hour delay")
+    assert is_friction("Cancelled Flightled")
+    assert not is_friction("seat") and not is_friction("holder") and not is_friction("crew")

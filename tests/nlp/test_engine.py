@@ -76,3 +76,41 @@ def test_normalise_aspect():
     assert normalise_aspect("batteries") == "battery"
     assert normalise_aspect("wifi") == "wifi"
     assert normalise_aspect("customer   service") == "customer service"
+
+
+def test_friction_terms_are_negative_and_settle_neutral_posts(engine):
+    from opinion.nlp.engine import AbsaEngine
+
+    with_friction = AbsaEngine(
+        engine.tagger, engine.polarity, extra_spans=None, friction=lambda t: "hold" in t.lower()
+    )
+    text = "@united on hold for 3 hours and still no answer about my seat"
+    (plain,) = engine.analyze([text], [(0, 7)])
+    (rich,) = with_friction.analyze([text], [(0, 7)])
+    holds = [a for a in rich.aspects if "hold" in a.term.lower()]
+    if holds:  # the tagger found the span; the friction rule decides its polarity
+        assert all(a.polarity == "negative" for a in holds)
+        assert rich.sentiment == "negative"
+    assert plain.sentiment in ("negative", "neutral")
+
+
+def test_settle_post_sentiment_rules():
+    from opinion.nlp.engine import AspectResult, PostResult, settle_post_sentiment
+
+    probs = {"negative": 0.2, "neutral": 0.5, "positive": 0.3}
+    neg = AspectResult("delay", 0, 5, "delay", "negative", 0.3)
+    pos = AspectResult("crew", 0, 4, "crew", "positive", 0.8)
+    weak_pos = AspectResult("crew", 0, 4, "crew", "positive", 0.55)
+    for aspects, expected in [
+        ([neg, pos], "negative"),
+        ([pos], "positive"),
+        ([weak_pos], "neutral"),
+        ([], "neutral"),
+    ]:
+        res = PostResult("neutral", 0.5, list(aspects))
+        settle_post_sentiment(res, probs)
+        assert res.sentiment == expected
+        assert res.sentiment_confidence == probs[expected]
+    kept = PostResult("positive", 0.9, [neg])
+    settle_post_sentiment(kept, probs)
+    assert kept.sentiment == "positive"
