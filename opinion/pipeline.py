@@ -65,15 +65,14 @@ def load_brands(settings: Settings):
 def to_post(rec: RawRecord, salt: str, keep_handles: Iterable[str], collected_at: datetime):
     """Apply privacy to a source record: the only way a `RawRecord` becomes a `Post`."""
     from opinion.clean.normalize import normalize_text
-    from opinion.clean.privacy import hash_author, redact, scrub_record
+    from opinion.clean.privacy import hash_author, redact, scrub_payload, strip_author
 
     keep = set(keep_handles)
-    author_fields = [k for k, v in rec.payload.items() if rec.author and v == rec.author]
-    payload = scrub_record(rec.payload, author_fields, salt, keep)
+    payload = scrub_payload(rec.payload, rec.author, salt, keep)
     post = Post(
         source=rec.source,
         native_id=rec.native_id,
-        text=redact(normalize_text(rec.text), keep),
+        text=strip_author(redact(normalize_text(rec.text), keep), rec.author, keep),
         created_at=rec.created_at,
         url=rec.url,
         author_hash=hash_author(rec.author, salt),

@@ -121,3 +121,41 @@ def scrub_record(
     Non-string scalars (numbers, booleans, None) are kept. The input is not modified.
     """
     return _scrub(record, frozenset(author_fields), salt, tuple(keep_handles))
+
+
+GEO_KEY = re.compile(r"coord|geo|latitude|longitude", re.IGNORECASE)
+
+
+def strip_author(text: str, author: str | None, keep_handles: Iterable[str] = ()) -> str:
+    """Replace the author's own name where it recurs (their signature, hashtag, profile
+    location) with `[author]`. Brand accounts posting as themselves keep their name."""
+    if not author or not text:
+        return text
+    name = author.strip().lstrip("@")
+    if len(name) < 4 or name.lower() in {h.lower().lstrip("@") for h in keep_handles}:
+        return text
+    return re.sub(re.escape(name), "[author]", text, flags=re.IGNORECASE)
+
+
+def scrub_payload(
+    payload: dict, author: str | None, salt: str, keep_handles: Iterable[str] = ()
+) -> dict:
+    """The raw record kept for audit, without personal data: author fields hashed, contact
+    details redacted (`scrub_record`), precise geolocation dropped, the author's name removed
+    wherever else it appears."""
+    keep = tuple(keep_handles)
+    author_fields = [k for k, v in payload.items() if author and v == author]
+    scrubbed = scrub_record(
+        {k: v for k, v in payload.items() if not GEO_KEY.search(str(k))}, author_fields, salt, keep
+    )
+
+    def walk(value: Any) -> Any:
+        if isinstance(value, str):
+            return strip_author(value, author, keep)
+        if isinstance(value, dict):
+            return {k: walk(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [walk(v) for v in value]
+        return value
+
+    return walk(scrubbed)

@@ -122,3 +122,24 @@ def test_scrub_record_hashes_authors_and_redacts_strings():
     assert out["coords"] is None
     assert record["name"] == "cairdin"  # input untouched
     assert record["user"]["bio"] == "call 555-123-4567"
+
+
+def test_strip_author_and_scrub_payload():
+    from opinion.clean.privacy import scrub_payload, strip_author
+
+    assert strip_author("Great work #AeroJobMarket", "AeroJobMarket") == "Great work #[author]"
+    assert strip_author("@SouthwestAir y'all are fast", "SouthwestAir", {"southwestair"}) == (
+        "@SouthwestAir y'all are fast"
+    )
+    assert strip_author("abc", "abc") == "abc"  # too short to be a safe match
+    payload = {
+        "name": "michellehamm0nd",
+        "tweet_location": "insta : michellehamm0nd",
+        "tweet_coord": "[40.7, -74.0]",
+        "text": "mail me at m@example.com",
+    }
+    out = scrub_payload(payload, "michellehamm0nd", "salt")
+    assert "tweet_coord" not in out
+    assert "michellehamm0nd" not in repr(out)
+    assert out["tweet_location"] == "insta : [author]"
+    assert "m@example.com" not in out["text"]
