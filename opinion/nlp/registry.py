@@ -83,6 +83,11 @@ def _prepare(model):
 
     configure_torch()
     device, dtype = device_and_dtype()
+    if dtype == "int8":
+        import torch
+
+        model = model.float().eval()
+        return torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
     return model.to(device=device, dtype=dtype).eval()
 
 

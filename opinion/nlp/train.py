@@ -96,9 +96,9 @@ def _fit(
     """A plain AdamW loop with linear warm-up/decay; returns timing figures."""
     import torch
 
-    from opinion.nlp.backbone import device_and_dtype
+    from opinion.nlp.backbone import train_in_bf16
 
-    device, dtype = device_and_dtype()
+    device = "cuda" if torch.cuda.is_available() else "cpu"
     model.to(device).train()
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.01)
@@ -109,7 +109,7 @@ def _fit(
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: min((s + 1) / warmup, max(0.0, (steps - s) / (steps - warmup)))
     )
-    use_bf16 = dtype == torch.bfloat16
+    use_bf16 = train_in_bf16()
     started, step = time.time(), 0
     total = 0.0
     for epoch in range(epochs):

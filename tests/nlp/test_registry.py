@@ -82,3 +82,27 @@ def test_missing_model_is_a_clear_error(tmp_path):
         load_tagger(ModelSpec(embedded_dir=str(tmp_path)))
     with pytest.raises(OSError):
         load_polarity(ModelSpec(polarity=str(tmp_path / "nope"), polarity_style="plain"))
+
+
+def test_int8_opt_in_and_bad_dtype(tiny_models, monkeypatch):
+    from opinion.nlp.backbone import device_and_dtype
+    from opinion.nlp.polarity import Target
+
+    spec = ModelSpec.parse(f"polarity={tiny_models / 'polarity'}")
+    try:
+        monkeypatch.setenv("OPINION_DTYPE", "int8")
+        device_and_dtype.cache_clear()
+        polarity = load_polarity(spec)
+        assert "quantized" in type(polarity.model.bert.encoder.layer[0].output.dense).__module__
+        assert polarity.classify([Target("the seat was broken", 4, 8)])[0][0] in (
+            "negative",
+            "neutral",
+            "positive",
+        )
+        monkeypatch.setenv("OPINION_DTYPE", "fp64")
+        device_and_dtype.cache_clear()
+        with pytest.raises(ValueError, match="OPINION_DTYPE must be"):
+            device_and_dtype()
+    finally:
+        monkeypatch.delenv("OPINION_DTYPE")
+        device_and_dtype.cache_clear()
