@@ -73,7 +73,12 @@ def _is_handle_or_link(text: str, start: int, end: int) -> bool:
     return (start > 0 and text[start - 1] == "@") or term.startswith("@") or "http" in term
 
 
-FRICTION_KEEP_POSITIVE = 0.9  # a friction term stays positive only when the model is this sure
+_NEGATED = re.compile(r"\b(?:no|not|never|without|zero)\s+(?:\w+\s+)?$", re.IGNORECASE)
+
+
+def negated(text: str, start: int) -> bool:
+    """Whether the words just before `start` negate it ("no delay", "not even delayed")."""
+    return bool(_NEGATED.search(text[max(0, start - 24) : start]))
 ASPECT_DECIDES = 0.6  # an aspect this confident decides a post the brand target left neutral
 
 
@@ -179,9 +184,12 @@ class AbsaEngine:
                 post_probs[i] = p
                 continue
             term = target.text[target.start : target.end]
-            sure_positive = label == "positive" and p[label] >= FRICTION_KEEP_POSITIVE
-            if self.friction is not None and not sure_positive and self.friction(term):
-                label = "negative"
+            if (
+                self.friction is not None
+                and self.friction(term)
+                and not negated(target.text, target.start)
+            ):
+                label = "negative"  # a failure event is bad whatever the words around it
             res.aspects.append(
                 AspectResult(
                     term,

@@ -80,7 +80,7 @@ def test_mapper_override_seed_neighbour_and_other():
     assert got[3] == ("inflight", "inflight")
     assert got[4] == (OTHER, OTHER)
     assert got[5] == (OTHER, OTHER)
-    assert all(m["taxonomy_version"] == "airline-2" for m in mentions)
+    assert all(m["taxonomy_version"] == "airline-3" for m in mentions)
     assert all(m["cx_domain"] in ("experience", "service", "success") for m in mentions)
 
 
