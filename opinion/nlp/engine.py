@@ -73,7 +73,7 @@ def _is_handle_or_link(text: str, start: int, end: int) -> bool:
     return (start > 0 and text[start - 1] == "@") or term.startswith("@") or "http" in term
 
 
-_NEGATED = re.compile(r"\b(?:no|not|never|without|zero)\s+(?:\w+\s+)?$", re.IGNORECASE)
+_NEGATED = re.compile(r"\b(?:no|not|never|without|zero)\s+(?:\w+\s+){0,2}$", re.IGNORECASE)
 
 
 def negated(text: str, start: int) -> bool:
