@@ -17,12 +17,10 @@ _LEADING_HANDLE = re.compile(r"^\s*(?:\.?@\w+\s*)+")
 
 
 def read_rows(path: Path) -> Iterator[dict]:
-    """Rows of a CSV, JSON Lines or Parquet file as dicts (bad JSON lines as errors)."""
-    from opinion.sources.files import FileSourceConfig, _csv_rows, _jsonl_rows, _parquet_rows
+    """Rows of a CSV, JSON Lines or Parquet file as dicts (unreadable rows as errors)."""
+    from opinion.sources.files import read_rows as file_rows
 
-    fmt = FileSourceConfig(path).format
-    reader = {"csv": _csv_rows, "jsonl": _jsonl_rows, "parquet": _parquet_rows}[fmt]
-    for row in reader(path):
+    for row in file_rows(path):
         yield row if isinstance(row, dict) else {"__error__": row.reason}
 
 

@@ -79,6 +79,8 @@ _NEGATED = re.compile(r"\b(?:no|not|never|without|zero)\s+(?:\w+\s+){0,2}$", re.
 def negated(text: str, start: int) -> bool:
     """Whether the words just before `start` negate it ("no delay", "not even delayed")."""
     return bool(_NEGATED.search(text[max(0, start - 24) : start]))
+
+
 ASPECT_DECIDES = 0.6  # an aspect this confident decides a post the brand target left neutral
 
 

@@ -65,8 +65,7 @@ def read_file(cfg: FileSourceConfig) -> Iterator[RawRecord | Reject]:
     """Every record of the file as a `RawRecord` or a `Reject`."""
     if not cfg.path.exists():
         raise FileNotFoundError(f"input file not found: {cfg.path}")
-    rows = {"csv": _csv_rows, "jsonl": _jsonl_rows, "parquet": _parquet_rows}[cfg.format]
-    for row in rows(cfg.path):
+    for row in read_rows(cfg.path, cfg.format):
         if isinstance(row, Reject):
             yield Reject(cfg.source, row.record, row.reason)
         else:
@@ -113,6 +112,13 @@ def to_record(row: dict, cfg: FileSourceConfig) -> RawRecord | Reject:
         rating=rating,
         payload={k: v for k, v in row.items() if v is not None},
     )
+
+
+def read_rows(path: Path, fmt: str | None = None) -> Iterator[dict | Reject]:
+    """Rows of a CSV, JSON Lines or Parquet file as dicts; unreadable ones as `Reject`s."""
+    fmt = fmt or FileSourceConfig(path).format
+    reader = {"csv": _csv_rows, "jsonl": _jsonl_rows, "parquet": _parquet_rows}[fmt]
+    return reader(path)
 
 
 def _dump(row: object) -> str:
