@@ -3,7 +3,9 @@
 Medians of repeated runs, batched engine and naive baseline measured side by side in one run.
 """
 
+import sys
+
 from opinion.cli import main
 
 if __name__ == "__main__":
-    main(["bench", "--json"] + __import__("sys").argv[1:])
+    main(["bench", "--json", *sys.argv[1:]])
