@@ -39,6 +39,18 @@ def plain_input(target: Target, window: int = CONTEXT_CHARS) -> tuple[str, str]:
     return text[lo:hi], text[s:e][:MAX_TERM_CHARS]
 
 
+def encode_targets(tokenizer, targets: list[Target], input_style: str = "marked"):
+    """Token ids for (context, term) pairs — the one encoding used in training and inference."""
+    build = marked_input if input_style == "marked" else plain_input
+    pairs = [build(t) for t in targets]
+    return tokenizer(
+        [p[0] for p in pairs],
+        [p[1] for p in pairs],
+        truncation="longest_first",
+        max_length=MAX_TOKENS,
+    )
+
+
 class PolarityClassifier:
     """Sequence-classification cross-encoder; `classify` returns (polarity, confidence)."""
 
@@ -57,14 +69,7 @@ class PolarityClassifier:
             self.index_to_class = dict(enumerate(CLASSES))
 
     def encode(self, targets: list[Target]):
-        build = marked_input if self.input_style == "marked" else plain_input
-        pairs = [build(t) for t in targets]
-        return self.tokenizer(
-            [p[0] for p in pairs],
-            [p[1] for p in pairs],
-            truncation="longest_first",
-            max_length=MAX_TOKENS,
-        )
+        return encode_targets(self.tokenizer, targets, self.input_style)
 
     def classify(self, targets: list[Target], batch_size: int = 64) -> list[tuple[str, float]]:
         """(polarity, confidence) per target, confidence = the model's probability of it."""

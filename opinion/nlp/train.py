@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from opinion.nlp.absa_data import AbsaExample, read_jsonl, split_dev
-from opinion.nlp.polarity import CLASSES, Target, marked_input
+from opinion.nlp.polarity import CLASSES, Target, encode_targets
 from opinion.nlp.tagger import bio_labels
 
 log = logging.getLogger(__name__)
@@ -161,7 +161,6 @@ def _new_model(auto_cls, seed: int, **kwargs):
 def train_tagger(cfg: TrainConfig, tokenizer, log_fn: Callable = log.info) -> dict:
     from transformers import AutoModelForTokenClassification
 
-    from opinion.nlp.delta import save_delta
     from opinion.nlp.registry import TAGGER_FILE
 
     splits = _load(cfg, TAGGER_FILES)
@@ -180,49 +179,41 @@ def train_tagger(cfg: TrainConfig, tokenizer, log_fn: Callable = log.info) -> di
     )
     log_fn(f"tagger: {len(features)} sentences from {len(splits)} files")
     fit = _fit(model, tokenizer, features, cfg.tagger_epochs, cfg.tagger_lr, cfg, "tagger")
-    size = save_delta(
-        model.float(),
-        base,
-        cfg.out_dir / TAGGER_FILE,
-        {"task": "aspect-term-extraction", "seed": str(cfg.seed)},
-    )
-    return {
-        **fit,
-        "bytes": size,
-        "files": list(TAGGER_FILES),
-        "dev": {name: dev for name, (_, dev) in splits.items()},
-    }
+    return _save(cfg, model, base, fit, TAGGER_FILE, "aspect-term-extraction", splits)
 
 
 def train_polarity(cfg: TrainConfig, tokenizer, log_fn: Callable = log.info) -> dict:
     from transformers import AutoModelForSequenceClassification
 
-    from opinion.nlp.delta import save_delta
     from opinion.nlp.registry import POLARITY_FILE
 
     splits = _load(cfg, POLARITY_FILES)
-    features = []
+    targets, labels = [], []
     for tr, _ in splits.values():
         for ex in tr:
             for a in ex.aspects:
-                if a.polarity not in CLASSES:
-                    continue
-                context, term = marked_input(Target(ex.text, a.start, a.end))
-                enc = tokenizer(context, term, truncation="only_first", max_length=192)
-                features.append({**enc, "labels": CLASSES.index(a.polarity)})
+                if a.polarity in CLASSES:
+                    targets.append(Target(ex.text, a.start, a.end))
+                    labels.append(CLASSES.index(a.polarity))
+    enc = encode_targets(tokenizer, targets)
+    features = [{**{k: enc[k][i] for k in enc}, "labels": label} for i, label in enumerate(labels)]
     model, base = _new_model(AutoModelForSequenceClassification, cfg.seed, num_labels=3)
     log_fn(f"polarity: {len(features)} aspects from {len(splits)} files")
     fit = _fit(model, tokenizer, features, cfg.polarity_epochs, cfg.polarity_lr, cfg, "polarity")
+    return _save(cfg, model, base, fit, POLARITY_FILE, "aspect-sentiment", splits)
+
+
+def _save(cfg: TrainConfig, model, base, fit: dict, file: str, task: str, splits: dict) -> dict:
+    """Write the part's delta file; the report keeps the dev splits for `dev_metrics`."""
+    from opinion.nlp.delta import save_delta
+
     size = save_delta(
-        model.float(),
-        base,
-        cfg.out_dir / POLARITY_FILE,
-        {"task": "aspect-sentiment", "seed": str(cfg.seed)},
+        model.float(), base, cfg.out_dir / file, {"task": task, "seed": str(cfg.seed)}
     )
     return {
         **fit,
         "bytes": size,
-        "files": list(POLARITY_FILES),
+        "files": list(splits),
         "dev": {name: dev for name, (_, dev) in splits.items()},
     }
 
