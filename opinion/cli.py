@@ -248,28 +248,20 @@ def eval_cmd(data, model, as_json) -> None:
     help="Where to write the model (default: the embedded model folder).",
 )
 @click.option("--seed", default=13, show_default=True)
-@click.option(
-    "--part",
-    "parts",
-    multiple=True,
-    type=click.Choice(["tagger", "polarity"]),
-    help="Train only this part (repeatable).",
-)
 @click.option("--limit", type=int, default=None, help="Cap examples per file (smoke runs).")
-@click.option("--epochs", type=int, default=None, help="Override epochs for both parts.")
+@click.option("--epochs", type=int, default=None, help="Override the number of epochs.")
 @one_line_errors
-def train(data_dir, out_dir, seed, parts, limit, epochs) -> None:
-    """Fine-tune the embedded MiniLM (aspect tagger + aspect sentiment) and save deltas."""
+def train(data_dir, out_dir, seed, limit, epochs) -> None:
+    """Fine-tune the embedded MiniLM (aspect tagging + aspect sentiment, one joint model)."""
     from opinion.nlp.registry import EMBEDDED_DIR
     from opinion.nlp.train import TrainConfig, train_all
 
     logging.getLogger().setLevel(logging.INFO)
-    extra = {"tagger_epochs": epochs, "polarity_epochs": epochs} if epochs else {}
+    extra = {"epochs": epochs} if epochs else {}
     cfg = TrainConfig(
         Path(data_dir),
         Path(out_dir) if out_dir else EMBEDDED_DIR,
         seed=seed,
-        parts=tuple(parts) or ("tagger", "polarity"),
         limit=limit,
         **extra,
     )

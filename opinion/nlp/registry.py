@@ -1,8 +1,8 @@
 """Model registry: a named spec selects the aspect tagger and the polarity model.
 
-`embedded` (the default) is the packaged MiniLM encoder plus the deltas this project trained
-(`data/models/absa-minilm/`). Any Hugging Face model directory or hub id can replace either
-part by configuration, e.g.
+`embedded` (the default) is the packaged MiniLM encoder plus the delta and heads this project
+trained (`data/models/absa-minilm/`, one joint model: `joint.py`). Any Hugging Face model
+directory or hub id can replace either part by configuration, e.g.
 
     OPINION_MODEL="polarity=yangheng/deberta-v3-base-absa-v1.1,polarity_style=plain"
 
@@ -22,8 +22,7 @@ from opinion.config import DATA_DIR
 
 EMBEDDED = "embedded"
 EMBEDDED_DIR = DATA_DIR / "models" / "absa-minilm"
-TAGGER_FILE = "tagger.safetensors"
-POLARITY_FILE = "polarity.safetensors"
+JOINT_FILE = "joint.safetensors"  # encoder delta + tagging and span-sentiment heads
 
 log = logging.getLogger(__name__)
 
@@ -63,11 +62,9 @@ class ModelSpec:
 
 
 def embedded_version(directory: Path) -> str:
-    """`<folder>@<sha1 of the trained files>`: changes whenever either part is retrained."""
-    digest = hashlib.sha1()
-    for name in (TAGGER_FILE, POLARITY_FILE):
-        path = directory / name
-        digest.update(path.read_bytes() if path.exists() else b"-")
+    """`<folder>@<sha1 of the trained file>`: changes whenever the model is retrained."""
+    path = directory / JOINT_FILE
+    digest = hashlib.sha1(path.read_bytes() if path.exists() else b"-")
     return f"{directory.name}@{digest.hexdigest()[:10]}"
 
 
@@ -91,25 +88,26 @@ def _prepare(model):
     return model.to(device=device, dtype=dtype).eval()
 
 
-def _embedded(auto_cls, delta_file: Path, num_labels: int):
-    from transformers import AutoModelForTokenClassification, AutoTokenizer
+@functools.lru_cache(maxsize=2)
+def _embedded_joint(embedded_dir: str):
+    """Our model (`joint.py`): the packaged encoder plus the stored delta and heads. One
+    object serves as tagger and polarity model, loaded once per folder."""
+    from transformers import AutoTokenizer
 
     from opinion.nlp.backbone import embedded_encoder_dir
     from opinion.nlp.delta import apply_delta
+    from opinion.nlp.joint import JointAbsa, new_model
 
+    delta_file = Path(embedded_dir) / JOINT_FILE
     if not delta_file.exists():
         raise FileNotFoundError(
             f"embedded model file missing: {delta_file} (run `opinion train` to create it)"
         )
     base = embedded_encoder_dir()
-    kwargs = {"num_labels": num_labels}
-    if auto_cls is AutoModelForTokenClassification:
-        kwargs["id2label"] = {0: "O", 1: "B-ASP", 2: "I-ASP"}
-    model = auto_cls.from_pretrained(base, **kwargs)
+    model = new_model(base)
     apply_delta(model, delta_file)
     tokenizer = AutoTokenizer.from_pretrained(base)
-    version = embedded_version(delta_file.parent)
-    return model, tokenizer, version
+    return JointAbsa(_prepare(model), tokenizer, embedded_version(delta_file.parent))
 
 
 def _foreign(auto_cls, name: str):
@@ -127,10 +125,7 @@ def load_tagger(spec: ModelSpec):
 
     _quiet_transformers()
     if spec.tagger == EMBEDDED:
-        model, tok, version = _embedded(
-            AutoModelForTokenClassification, Path(spec.embedded_dir) / TAGGER_FILE, 3
-        )
-        return AspectTagger(_prepare(model), tok, version)
+        return _embedded_joint(spec.embedded_dir)
     model, tok, version = _foreign(AutoModelForTokenClassification, spec.tagger)
     label_map = {}
     for i, name in model.config.id2label.items():
@@ -146,10 +141,7 @@ def load_polarity(spec: ModelSpec):
 
     _quiet_transformers()
     if spec.polarity == EMBEDDED:
-        model, tok, version = _embedded(
-            AutoModelForSequenceClassification, Path(spec.embedded_dir) / POLARITY_FILE, 3
-        )
-        return PolarityClassifier(_prepare(model), tok, version, "marked")
+        return _embedded_joint(spec.embedded_dir)
     model, tok, version = _foreign(AutoModelForSequenceClassification, spec.polarity)
     return PolarityClassifier(_prepare(model), tok, version, spec.polarity_style)
 

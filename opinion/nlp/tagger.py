@@ -8,6 +8,7 @@ overlapping windows so an aspect at character 30,000 is still found.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass
 
 LABELS = ("O", "B-ASP", "I-ASP")
@@ -111,6 +112,11 @@ class AspectTagger:
         # maps the model's label ids to ours (0=O, 1=B, 2=I) for foreign models
         self.label_map = label_map
 
+    def _tag_logits(self, input_ids, attention_mask, whole_texts: list[str | None]):
+        """Token label logits for a padded batch. `whole_texts[i]` is row i's text when the
+        row holds all of it (a model that reuses its states elsewhere may keep them)."""
+        return self.model(input_ids=input_ids, attention_mask=attention_mask).logits
+
     def extract(self, texts: list[str], batch_size: int = 64) -> list[list[Span]]:
         import torch
 
@@ -127,16 +133,19 @@ class AspectTagger:
         order = sorted(range(len(owners)), key=lambda i: len(enc["input_ids"][i]))
         found: list[list[Span]] = [[] for _ in texts]
         device = next(self.model.parameters()).device
+        windows_of = Counter(owners)
+        whole = {i for i, o in enumerate(owners) if windows_of[o] == 1}
         for b in range(0, len(order), batch_size):
             idx = order[b : b + batch_size]
             batch = self.tokenizer.pad(
                 {"input_ids": [enc["input_ids"][i] for i in idx]}, return_tensors="pt"
             )
             with torch.inference_mode():
-                logits = self.model(
-                    input_ids=batch["input_ids"].to(device),
-                    attention_mask=batch["attention_mask"].to(device),
-                ).logits.float()
+                logits = self._tag_logits(
+                    batch["input_ids"].to(device),
+                    batch["attention_mask"].to(device),
+                    [texts[owners[i]] if i in whole else None for i in idx],
+                ).float()
             probs, labels = logits.softmax(-1).max(-1)
             for row, i in enumerate(idx):
                 n = len(enc["input_ids"][i])

@@ -24,8 +24,7 @@ def test_train_is_seeded_and_reproducible(tmp_path):
             ["train", "--data", str(ABSA), "--out", str(out), "--limit", "24", "--epochs", "1"],
         )
         assert result.exit_code == 0, result.output
-        assert (out / "tagger.safetensors").stat().st_size > 1_000_000
-        assert (out / "polarity.safetensors").stat().st_size > 1_000_000
+        assert (out / "joint.safetensors").stat().st_size > 1_000_000
         runs.append(json.loads((out / "metrics.json").read_text())["dev_metrics"])
     assert runs[0] == runs[1]
     assert set(runs[0]) == {"ate", "atsc", "atsc_vader_baseline"}

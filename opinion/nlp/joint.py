@@ -1,0 +1,286 @@
+"""The embedded ABSA model: one MiniLM encoder pass per post for aspects *and* their sentiment.
+
+A token head tags aspect spans (BIO). A span-pooling head classifies the sentiment about any
+span of the same pass: the mean of the span's own token states, an attention summary of the
+post queried by that mean, and [CLS], through a small MLP. The span's contextual states make
+it aspect-aware ("battery terrible, screen gorgeous" gets two answers) without re-reading the
+post once per aspect, as a marked cross-encoder must.
+
+`JointAbsa` serves as both the engine's tagger and its polarity model: `extract` keeps the
+encoder states of the posts it just tagged, so `probabilities` for targets in those posts
+(tagged aspects, taxonomy seed terms, the brand mention) costs only the head.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, field
+
+from opinion.nlp.polarity import CLASSES, CONTEXT_CHARS, Target
+from opinion.nlp.tagger import AspectTagger, bio_labels
+
+MAX_TOKENS = 256
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """The slice of a post the encoder reads for a target, and the target inside it."""
+
+    lo: int
+    hi: int
+    start: int
+    end: int
+
+
+def window_for(target: Target, window: int = CONTEXT_CHARS) -> Window:
+    """Short posts are read whole (all their targets share one pass); a long post is read
+    `window` characters each side of the target; a target longer than two windows (a whole
+    long post) is read from its opening."""
+    text, s, e = target.text, target.start, target.end
+    if e - s > 2 * window:
+        return Window(s, s + 2 * window, s, s + 2 * window)
+    if len(text) <= 2 * window + (e - s):
+        return Window(0, len(text), s, e)
+    return Window(max(0, s - window), min(len(text), e + window), s, e)
+
+
+def span_mask(offsets: list[tuple[int, int]], start: int, end: int) -> list[int]:
+    """1 for the tokens overlapping [start, end); all real tokens when none does (a span
+    cut off by truncation still gets an answer, from the whole window)."""
+    mask = [1 if a != b and a < end and b > start else 0 for a, b in offsets]
+    if not any(mask):
+        mask = [1 if a != b else 0 for a, b in offsets]
+    return mask
+
+
+@dataclass(slots=True)
+class Row:
+    """One encoder row: token ids, the targets read from it (span masks + polarity label
+    ids), and BIO tag ids when the row is a tagging example."""
+
+    input_ids: list[int]
+    text: str = ""
+    masks: list[list[int]] = field(default_factory=list)
+    labels: list[int] = field(default_factory=list)
+    tags: list[int] | None = None
+
+
+def target_rows(tokenizer, targets: list[Target], labels: list[int] | None = None):
+    """Targets grouped by the window they are read from: (rows, where), `where[i]` = (row,
+    position in row) of target i. The one encoding used in training and at inference."""
+    keys: dict[tuple[str, int, int], int] = {}
+    windows = [window_for(t) for t in targets]
+    texts: list[str] = []
+    for t, w in zip(targets, windows, strict=True):
+        key = (t.text, w.lo, w.hi)
+        if key not in keys:
+            keys[key] = len(texts)
+            texts.append(t.text[w.lo : w.hi])
+    enc = tokenizer(texts, truncation=True, max_length=MAX_TOKENS, return_offsets_mapping=True)
+    rows = [Row(ids, text) for ids, text in zip(enc["input_ids"], texts, strict=True)]
+    where = []
+    for i, (t, w) in enumerate(zip(targets, windows, strict=True)):
+        r = keys[(t.text, w.lo, w.hi)]
+        offsets = [tuple(o) for o in enc["offset_mapping"][r]]
+        rows[r].masks.append(span_mask(offsets, w.start - w.lo, w.end - w.lo))
+        rows[r].labels.append(labels[i] if labels is not None else -100)
+        where.append((r, len(rows[r].masks) - 1))
+    return rows, where
+
+
+def tag_rows(tokenizer, texts: list[str], spans: list[list[tuple[int, int]]]) -> list[Row]:
+    """Tagging examples: BIO ids for the gold character spans of each text."""
+    rows = []
+    for text, gold in zip(texts, spans, strict=True):
+        enc = tokenizer(text, truncation=True, max_length=128, return_offsets_mapping=True)
+        tags = bio_labels([tuple(o) for o in enc["offset_mapping"]], gold)
+        rows.append(Row(enc["input_ids"], text, tags=tags))
+    return rows
+
+
+def collate(rows: list[Row], pad_id: int = 0) -> dict:
+    """Tensors for a batch of rows; `tag_labels` only when some row is a tagging example."""
+    import torch
+
+    width = max(len(r.input_ids) for r in rows)
+    ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
+    attention = torch.zeros((len(rows), width), dtype=torch.long)
+    tags = torch.full((len(rows), width), -100, dtype=torch.long)
+    owner, masks, labels = [], [], []
+    for i, row in enumerate(rows):
+        n = len(row.input_ids)
+        ids[i, :n] = torch.tensor(row.input_ids)
+        attention[i, :n] = 1
+        if row.tags is not None:
+            tags[i, :n] = torch.tensor(row.tags)
+        for mask, label in zip(row.masks, row.labels, strict=True):
+            owner.append(i)
+            masks.append(mask + [0] * (width - n))
+            labels.append(label)
+    batch = {"input_ids": ids, "attention_mask": attention}
+    if owner:
+        batch["rows"] = torch.tensor(owner, dtype=torch.long)
+        batch["span_mask"] = torch.tensor(masks, dtype=torch.long)
+        if any(label != -100 for label in labels):
+            batch["labels"] = torch.tensor(labels, dtype=torch.long)
+    if any(r.tags is not None for r in rows):
+        batch["tag_labels"] = tags
+    return batch
+
+
+@dataclass
+class JointOutput:
+    states: object
+    tag_logits: object
+    logits: object = None
+    loss: object = None
+
+
+@functools.cache
+def _model_class():
+    """The nn.Module, defined on first use so importing this module stays torch-free."""
+    import math
+
+    import torch
+    from torch import nn
+
+    class JointAbsaModel(nn.Module):
+        """Encoder + token head + span-pooling head. The heads live under `classifier.`
+        (stored in full by `delta.save_delta`; the encoder as a delta against the base)."""
+
+        def __init__(self, encoder):
+            super().__init__()
+            self.encoder = encoder
+            self.config = encoder.config
+            h = encoder.config.hidden_size
+            self.classifier = nn.ModuleDict(
+                {
+                    "tags": nn.Linear(h, 3),
+                    "query": nn.Linear(h, h),
+                    "hidden": nn.Linear(3 * h, h),
+                    "out": nn.Linear(h, len(CLASSES)),
+                }
+            )
+            self.dropout = nn.Dropout(0.1)
+            self.tag_weight = 1.0  # training only: the tagging loss's share of the sum
+
+        def span_logits(self, states, attention_mask, rows, span_mask):
+            """Polarity logits for spans (row index + token mask) over encoder states."""
+            h, attn = states[rows], attention_mask[rows]
+            m = span_mask.to(h.dtype)
+            span = (h * m[..., None]).sum(1) / m.sum(1, keepdim=True).clamp_min(1)
+            query = self.classifier["query"](span)
+            scores = torch.einsum("nth,nh->nt", h, query) / math.sqrt(h.shape[-1])
+            scores = scores.masked_fill(attn == 0, -1e4)
+            context = (scores.softmax(-1)[..., None] * h).sum(1)
+            x = self.dropout(torch.cat([span, context, h[:, 0]], -1))
+            return self.classifier["out"](self.dropout(torch.tanh(self.classifier["hidden"](x))))
+
+        def forward(
+            self,
+            input_ids,
+            attention_mask,
+            rows=None,
+            span_mask=None,
+            labels=None,
+            tag_labels=None,
+        ):
+            states = self.encoder(
+                input_ids=input_ids, attention_mask=attention_mask
+            ).last_hidden_state
+            tag_logits = self.classifier["tags"](self.dropout(states))
+            logits = None
+            if rows is not None:
+                logits = self.span_logits(states, attention_mask, rows, span_mask)
+            loss = None
+            if tag_labels is not None:
+                loss = self.tag_weight * nn.functional.cross_entropy(
+                    tag_logits.float().reshape(-1, 3), tag_labels.reshape(-1), ignore_index=-100
+                )
+            if labels is not None:
+                pol = nn.functional.cross_entropy(logits.float(), labels)
+                loss = pol if loss is None else loss + pol
+            return JointOutput(states, tag_logits, logits, loss)
+
+    return JointAbsaModel
+
+
+def new_model(encoder_dir):
+    """The joint model on a freshly loaded encoder (no pooler: the heads pool themselves)."""
+    from transformers import AutoModel
+
+    encoder = AutoModel.from_pretrained(encoder_dir, add_pooling_layer=False)
+    return _model_class()(encoder)
+
+
+class JointAbsa(AspectTagger):
+    """Tagger *and* polarity model over one joint network (see the module docstring)."""
+
+    def __init__(self, model, tokenizer, version: str):
+        super().__init__(model, tokenizer, version)
+        self._states: dict[str, object] = {}  # text -> encoder states of its last tagging
+
+    def _tag_logits(self, input_ids, attention_mask, whole_texts: list[str | None]):
+        if len(self._states) > 4096:  # bounded: only the latest batches are worth keeping
+            self._states.clear()
+        out = self.model.forward(input_ids, attention_mask)
+        lengths = attention_mask.sum(1).tolist()
+        for i, text in enumerate(whole_texts):
+            if text is not None:
+                self._states[text] = out.states[i, : lengths[i]]
+        return out.tag_logits
+
+    def extract(self, texts: list[str], batch_size: int = 64):
+        self.forget_states()
+        return super().extract(texts, batch_size)
+
+    def forget_states(self) -> None:
+        """Drop the kept encoder states: the next `probabilities` encodes every row itself."""
+        self._states.clear()
+
+    def _kept_states(self, row: Row):
+        states = self._states.get(row.text)
+        return states if states is not None and len(states) == len(row.input_ids) else None
+
+    def classify(self, targets: list[Target], batch_size: int = 64) -> list[tuple[str, float]]:
+        """(polarity, confidence) per target, confidence = the model's probability of it."""
+        out = []
+        for probs in self.probabilities(targets, batch_size):
+            label = max(probs, key=probs.__getitem__)
+            out.append((label, round(probs[label], 4)))
+        return out
+
+    def probabilities(self, targets: list[Target], batch_size: int = 64) -> list[dict]:
+        """{polarity: probability} per target, in order. Rows whose post was just tagged
+        whole reuse its states; the rest are encoded here."""
+        import torch
+
+        if not targets:
+            return []
+        rows, where = target_rows(self.tokenizer, targets)
+        device = next(self.model.parameters()).device
+        pad = self.tokenizer.pad_token_id or 0
+        kept = [self._kept_states(r) for r in rows]
+        order = sorted(range(len(rows)), key=lambda i: (kept[i] is None, len(rows[i].input_ids)))
+        row_probs: dict[int, list[list[float]]] = {}
+        for b in range(0, len(order), batch_size):
+            idx = order[b : b + batch_size]
+            batch = {k: v.to(device) for k, v in collate([rows[i] for i in idx], pad).items()}
+            with torch.inference_mode():
+                if all(kept[i] is not None for i in idx):
+                    states = torch.nn.utils.rnn.pad_sequence(
+                        [kept[i] for i in idx], batch_first=True
+                    )
+                    logits = self.model.span_logits(
+                        states, batch["attention_mask"], batch["rows"], batch["span_mask"]
+                    )
+                else:
+                    batch.pop("labels", None)
+                    logits = self.model(**batch).logits
+            probs = logits.float().softmax(-1).tolist()
+            k = 0
+            for i in idx:
+                n = len(rows[i].masks)
+                row_probs[i] = probs[k : k + n]
+                k += n
+        return [dict(zip(CLASSES, row_probs[r][j], strict=True)) for r, j in where]
