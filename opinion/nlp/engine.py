@@ -1,9 +1,9 @@
 """The ABSA engine: tagger + polarity model composed, batched over many posts.
 
 For each post: aspect spans (tagger), the sentiment about each (polarity model), and a
-post-level sentiment that exists even when no product aspect is named: the brand mention is
-the target (`@united thanks for nothing`), else the whole post. Bad items get a per-item error;
-a batch never fails because of one post.
+post-level sentiment that exists even when no product aspect is named: read with the brand
+mention as the target (`@united thanks for nothing`) and with the whole post, averaged. Bad
+items get a per-item error; a batch never fails because of one post.
 """
 
 from __future__ import annotations
@@ -81,14 +81,25 @@ def negated(text: str, start: int) -> bool:
     return bool(_NEGATED.search(text[max(0, start - 24) : start]))
 
 
-ASPECT_DECIDES = 0.6  # an aspect this confident decides a post the brand target left neutral
+POST_LEVEL = -1  # owner index of a post-level target (not an aspect)
+
+
+def post_level_probs(readings: list[dict]) -> dict:
+    """The post's sentiment probabilities: the mean of its readings, the brand mention as the
+    target and the whole post. On 150 labelled demo tweets (`benchmarks/post_sentiment.py`)
+    the brand mention alone scored 0.747, the whole post 0.773, the mean 0.767; the mean keeps
+    the brand's reading, which matters when a post names two brands."""
+    return {c: sum(r[c] for r in readings) / len(readings) for c in readings[0]}
+
+
+ASPECT_DECIDES = 0.6  # an aspect this confident decides a post its own reading left neutral
 
 
 def settle_post_sentiment(res: PostResult, post_probs: dict) -> None:
-    """A post whose brand target reads neutral takes the sentiment of its aspects: negative if
-    any aspect is negative (a complaint about the delay is a negative post), else positive if
-    one is confidently positive. On 70 hand-labelled demo tweets this lifted post-level
-    accuracy from 0.63 to 0.71. Confidence stays the model's probability for the label."""
+    """A post that reads neutral takes the sentiment of its aspects: negative if any aspect is
+    negative (a complaint about the delay is a negative post), else positive if one is
+    confidently positive. On 150 labelled demo tweets this lifts post-level accuracy from 0.59
+    to 0.77. Confidence stays the model's probability for the label."""
     if res.sentiment != "neutral" or not res.aspects:
         return
     negative = [a for a in res.aspects if a.polarity == "negative"]
@@ -143,7 +154,8 @@ class AbsaEngine:
     def analyze(
         self, texts: list[object], post_targets: list[tuple[int, int] | None] | None = None
     ) -> list[PostResult]:
-        """`post_targets[i]` is the brand mention span of text i (post-level target)."""
+        """`post_targets[i]` is the brand mention span of text i: with the whole post, the
+        post-level target (`post_level_probs`)."""
         results: list[PostResult | None] = [None] * len(texts)
         good: list[int] = []
         for i, text in enumerate(texts):
@@ -171,19 +183,19 @@ class AbsaEngine:
                 targets.append(Target(text, sp.start, sp.end))
                 owners.append((i, k))
             span = post_targets[i] if post_targets else None
-            if span is None or not 0 <= span[0] < span[1] <= len(text):
-                span = (0, len(text))
-            targets.append(Target(text, span[0], span[1]))
-            owners.append((i, -1))
+            if span is not None and 0 <= span[0] < span[1] <= len(text):
+                targets.append(Target(text, span[0], span[1]))
+                owners.append((i, POST_LEVEL))
+            targets.append(Target(text, 0, len(text)))
+            owners.append((i, POST_LEVEL))
         probs = self.polarity.probabilities(targets, self.batch_size)
         by_post: dict[int, PostResult] = {i: PostResult(None, None) for i in good}
-        post_probs: dict[int, dict] = {}
+        post_probs: dict[int, list[dict]] = {i: [] for i in good}
         for (i, k), target, p in zip(owners, targets, probs, strict=True):
             res = by_post[i]
             label = max(p, key=p.__getitem__)
-            if k == -1:
-                res.sentiment, res.sentiment_confidence = label, round(p[label], 4)
-                post_probs[i] = p
+            if k == POST_LEVEL:
+                post_probs[i].append(p)
                 continue
             term = target.text[target.start : target.end]
             if (
@@ -203,7 +215,10 @@ class AbsaEngine:
                 )
             )
         for i, res in by_post.items():
-            settle_post_sentiment(res, post_probs[i])
+            p = post_level_probs(post_probs[i])
+            res.sentiment = max(p, key=p.__getitem__)
+            res.sentiment_confidence = round(p[res.sentiment], 4)
+            settle_post_sentiment(res, p)
         for i, res in by_post.items():
             results[i] = res
         return results  # type: ignore[return-value]
