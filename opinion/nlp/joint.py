@@ -16,7 +16,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass, field
 
-from opinion.nlp.polarity import CLASSES, CONTEXT_CHARS, Target
+from opinion.nlp.polarity import CLASSES, CONTEXT_CHARS, Target, most_likely
 from opinion.nlp.tagger import AspectTagger, bio_labels
 
 MAX_TOKENS = 256
@@ -244,11 +244,7 @@ class JointAbsa(AspectTagger):
 
     def classify(self, targets: list[Target], batch_size: int = 64) -> list[tuple[str, float]]:
         """(polarity, confidence) per target, confidence = the model's probability of it."""
-        out = []
-        for probs in self.probabilities(targets, batch_size):
-            label = max(probs, key=probs.__getitem__)
-            out.append((label, round(probs[label], 4)))
-        return out
+        return most_likely(self.probabilities(targets, batch_size))
 
     def probabilities(self, targets: list[Target], batch_size: int = 64) -> list[dict]:
         """{polarity: probability} per target, in order. Rows whose post was just tagged

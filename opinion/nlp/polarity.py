@@ -52,6 +52,15 @@ def encode_targets(tokenizer, targets: list[Target], input_style: str = "marked"
     )
 
 
+def most_likely(probabilities: list[dict]) -> list[tuple[str, float]]:
+    """(label, its probability) for each {label: probability} reading."""
+    out = []
+    for probs in probabilities:
+        label = max(probs, key=probs.__getitem__)
+        out.append((label, round(probs[label], 4)))
+    return out
+
+
 class PolarityClassifier:
     """Sequence-classification cross-encoder; `classify` returns (polarity, confidence)."""
 
@@ -74,11 +83,7 @@ class PolarityClassifier:
 
     def classify(self, targets: list[Target], batch_size: int = 64) -> list[tuple[str, float]]:
         """(polarity, confidence) per target, confidence = the model's probability of it."""
-        out = []
-        for probs in self.probabilities(targets, batch_size):
-            label = max(probs, key=probs.__getitem__)
-            out.append((label, round(probs[label], 4)))
-        return out
+        return most_likely(self.probabilities(targets, batch_size))
 
     def probabilities(self, targets: list[Target], batch_size: int = 64) -> list[dict]:
         """{polarity: probability} per target (the three classes, summing to 1)."""
