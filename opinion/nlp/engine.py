@@ -192,11 +192,11 @@ class AbsaEngine:
         by_post: dict[int, PostResult] = {i: PostResult(None, None) for i in good}
         post_probs: dict[int, list[dict]] = {i: [] for i in good}
         for (i, k), target, p in zip(owners, targets, probs, strict=True):
-            res = by_post[i]
-            label = max(p, key=p.__getitem__)
             if k == POST_LEVEL:
                 post_probs[i].append(p)
                 continue
+            res = by_post[i]
+            label = max(p, key=p.__getitem__)
             term = target.text[target.start : target.end]
             if (
                 self.friction is not None
@@ -219,6 +219,5 @@ class AbsaEngine:
             res.sentiment = max(p, key=p.__getitem__)
             res.sentiment_confidence = round(p[res.sentiment], 4)
             settle_post_sentiment(res, p)
-        for i, res in by_post.items():
             results[i] = res
         return results  # type: ignore[return-value]
