@@ -42,7 +42,28 @@ def save_delta(model, base_model, path: str | Path, metadata: dict[str, str]) ->
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     save_file(tensors, str(path), metadata=metadata)
+    _sort_metadata(path)
     return path.stat().st_size
+
+
+def _sort_metadata(path: Path) -> None:
+    """safetensors writes its metadata map in hash order, which changes from one process to
+    the next; the model version is the file's sha1, so a retrain with identical weights must
+    give identical bytes. Rewrites the header in place with the metadata keys sorted (same
+    length: only the order changes)."""
+    import json
+    import struct
+
+    with path.open("r+b") as fh:
+        (size,) = struct.unpack("<Q", fh.read(8))
+        header = json.loads(fh.read(size))
+        if "__metadata__" in header:
+            header["__metadata__"] = dict(sorted(header["__metadata__"].items()))
+        text = json.dumps(header, separators=(",", ":")).encode()
+        if len(text) > size:  # a writer that pads differently: leave its file as it is
+            return
+        fh.seek(8)
+        fh.write(text.ljust(size, b" "))
 
 
 def apply_delta(model, path: str | Path) -> dict[str, str]:

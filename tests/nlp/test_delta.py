@@ -35,3 +35,17 @@ def test_delta_round_trip(tmp_path):
     for (name, a), b in zip(tuned.state_dict().items(), fresh.state_dict().values(), strict=True):
         if a.is_floating_point():
             assert torch.allclose(a, b, atol=2e-4), name
+
+
+def test_same_weights_give_the_same_bytes_whatever_the_metadata_order(tmp_path):
+    """The model version is the file's sha1: a retrain with identical weights must not get a
+    new version because safetensors wrote its metadata map in another order."""
+    base, tuned = _tiny(0), _tiny(1)
+    meta = {f"key{i}": f"value{i}" for i in range(8)}
+    files = []
+    for n, order in enumerate([list(meta), list(reversed(meta))] * 3):
+        path = tmp_path / f"{n}.safetensors"
+        save_delta(tuned, base, path, {k: meta[k] for k in order})
+        files.append(path.read_bytes())
+    assert all(f == files[0] for f in files)
+    assert apply_delta(_tiny(0), tmp_path / "0.safetensors") == meta
