@@ -16,6 +16,26 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
 @pytest.fixture(scope="session")
+def tiny_bert():
+    """(tokenizer, BertConfig arguments) for 1-layer BERTs on the packaged vocabulary: how a
+    test saves a Hugging Face model folder of its own in a second."""
+    from transformers import AutoTokenizer
+
+    from opinion.nlp.backbone import embedded_encoder_dir
+
+    tok = AutoTokenizer.from_pretrained(embedded_encoder_dir())
+    config = dict(
+        vocab_size=tok.vocab_size,
+        hidden_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=512,
+    )
+    return tok, config
+
+
+@pytest.fixture(scope="session")
 def engine():
     """The embedded ABSA engine, loaded once for the whole test session."""
     from opinion.nlp.engine import AbsaEngine

@@ -8,6 +8,7 @@ the dev-split numbers measured on the *saved* files, and leaves the model card t
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import math
@@ -139,6 +140,18 @@ def _fit(
     }
 
 
+def fit_rows(model, tokenizer, rows: list, cfg: TrainConfig, what: str) -> dict:
+    """Fit a joint model (`joint.py`) on encoder rows. Word embeddings stay frozen: they are
+    the bulk of the weights and need no task tuning."""
+    from opinion.nlp.joint import collate
+
+    for p in model.encoder.embeddings.parameters():
+        p.requires_grad = False
+    batch_of = functools.partial(collate, pad_id=tokenizer.pad_token_id or 0)
+    lengths = [len(r.input_ids) for r in rows]
+    return _fit(model, batch_of, rows, lengths, cfg.epochs, cfg.lr, cfg, what)
+
+
 def _rows(cfg: TrainConfig, tokenizer):
     """Training rows of both tasks, and the dev splits per task and file. Tagging rows come
     from the SemEval files (the `.full` ones add aspect-free sentences, so the tagger learns
@@ -181,31 +194,19 @@ def train_joint(cfg: TrainConfig, tokenizer, log_fn: Callable = log.info) -> tup
 
     from opinion.nlp.backbone import embedded_encoder_dir
     from opinion.nlp.delta import save_delta
-    from opinion.nlp.joint import collate, new_model
+    from opinion.nlp.joint import new_model
     from opinion.nlp.registry import JOINT_FILE
 
     rows, dev, counts = _rows(cfg, tokenizer)
     torch.manual_seed(cfg.seed)
     model = new_model(embedded_encoder_dir())
-    for p in model.encoder.embeddings.parameters():
-        p.requires_grad = False  # the bulk of the weights; no task tuning needed
     model.tag_weight = cfg.tag_weight
     base = new_model(embedded_encoder_dir())
     log_fn(
         f"joint: {counts['tagging_sentences']} tagging sentences, "
         f"{counts['sentiment_aspects']} aspects in {counts['sentiment_sentences']} sentences"
     )
-    pad = tokenizer.pad_token_id or 0
-    fit = _fit(
-        model,
-        lambda batch: collate(batch, pad),
-        rows,
-        [len(r.input_ids) for r in rows],
-        cfg.epochs,
-        cfg.lr,
-        cfg,
-        "joint",
-    )
+    fit = fit_rows(model, tokenizer, rows, cfg, "joint")
     meta = {"task": "aspect-extraction+aspect-sentiment", "seed": str(cfg.seed)}
     size = save_delta(model.float(), base, cfg.out_dir / JOINT_FILE, meta)
     return {**counts, **fit, "bytes": size}, dev

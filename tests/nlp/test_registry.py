@@ -8,27 +8,12 @@ from opinion.nlp.registry import ModelSpec, load_polarity, load_tagger
 
 
 @pytest.fixture(scope="module")
-def tiny_models(tmp_path_factory):
+def tiny_models(tmp_path_factory, tiny_bert):
     """A tiny BERT tagger and classifier saved to disk, with the packaged tokenizer."""
-    from transformers import (
-        AutoTokenizer,
-        BertConfig,
-        BertForSequenceClassification,
-        BertForTokenClassification,
-    )
-
-    from opinion.nlp.backbone import embedded_encoder_dir
+    from transformers import BertConfig, BertForSequenceClassification, BertForTokenClassification
 
     root = tmp_path_factory.mktemp("tiny")
-    tok = AutoTokenizer.from_pretrained(embedded_encoder_dir())
-    common = dict(
-        vocab_size=tok.vocab_size,
-        hidden_size=32,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=512,
-    )
+    tok, common = tiny_bert
     tagger = BertForTokenClassification(
         BertConfig(
             **common,
