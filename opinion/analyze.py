@@ -24,13 +24,75 @@ def read_rows(path: Path) -> Iterator[dict]:
         yield row if isinstance(row, dict) else {"__error__": row.reason}
 
 
-def post_target(text: str, brands) -> tuple[int, int] | None:
-    """The post-level sentiment target: a known brand mention, else a leading @handle."""
+def post_target(text: str, brands) -> tuple[int, int, bool] | None:
+    """The post-level sentiment target: a known brand mention, else a leading @handle; the
+    third item says whether the post names another known brand too (`AbsaEngine.analyze`)."""
     found = brands.find(text) if brands is not None else None
     if found:
-        return found[1], found[2]
+        return found[1], found[2], brands.names_other(text, found)
     m = re.match(r"^\s*\.?(@\w+)", text)
-    return m.span(1) if m else None
+    return (*m.span(1), False) if m else None
+
+
+def evaluate_sentiment_file(
+    path: Path,
+    text_col: str = "text",
+    label_col: str = "label",
+    rating_buckets: tuple[float, float] | None = None,
+    model: str | None = None,
+) -> dict:
+    """`opinion eval FILE --task sentiment`: the engine's post-level sentiment against a
+    labelled CSV / JSON Lines / Parquet file (label names, or a numeric rating bucketed by
+    `rating_buckets`), with VADER on the same rows. Rows without a usable label or text are
+    counted as skipped."""
+    from opinion.config import Settings
+    from opinion.nlp.evaluate_sentiment import (
+        normalise_label,
+        rating_label,
+        sentiment_metrics,
+        vader_labels,
+    )
+    from opinion.pipeline import load_engine
+
+    if not path.exists():
+        raise FileNotFoundError(f"input file not found: {path}")
+    rows = [r for r in read_rows(path) if "__error__" not in r]
+    if not rows:
+        raise ValueError(f"{path.name}: no readable rows")
+    for col in (text_col, label_col):
+        if col not in rows[0]:
+            raise ValueError(f"no column {col!r} in {path.name}; columns: {list(rows[0])[:12]}")
+    texts, gold = [], []
+    for row in rows:
+        text, raw = row.get(text_col), row.get(label_col)
+        label = rating_label(raw, rating_buckets) if rating_buckets else normalise_label(raw)
+        if isinstance(text, str) and text.strip() and label is not None:
+            texts.append(text)
+            gold.append(label)
+    if not texts:
+        what = "numeric ratings" if rating_buckets else "labels negative/neutral/positive"
+        raise ValueError(f"{path.name}: no row has a text and {what} in {label_col!r}")
+    settings = Settings.from_env()
+    engine = load_engine(settings, model)
+    try:
+        from opinion.clean.brands import BrandList
+
+        brands = BrandList.load(settings.brands_file)
+    except (OSError, ValueError):
+        brands = None
+    pred: list[str | None] = []
+    for c in range(0, len(texts), CHUNK):
+        chunk = texts[c : c + CHUNK]
+        results = engine.analyze(chunk, [post_target(t, brands) for t in chunk])
+        pred += [r.sentiment for r in results]
+    return {
+        "n": len(texts),
+        "skipped": len(rows) - len(texts),
+        "model_version": engine.version,
+        "labels": {c: gold.count(c) for c in sorted(set(gold))},
+        "sentiment": sentiment_metrics(gold, pred),
+        "baseline": {"name": "vader", "sentiment": sentiment_metrics(gold, vader_labels(texts))},
+    }
 
 
 def analyze_file(

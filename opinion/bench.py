@@ -12,6 +12,7 @@ import resource
 import statistics
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 from opinion.config import Settings
 
@@ -26,6 +27,28 @@ def demo_texts(limit: int | None = None) -> list[str]:
     with demo_corpus(Settings.from_env()).open(newline="", encoding="utf-8") as fh:
         texts = [row["text"] for row in csv.DictReader(fh)]
     return texts[:limit] if limit else texts
+
+
+REVIEWS_FILE = (
+    Path(__file__).resolve().parents[2] / "shared" / "data" / "reviews" / "airline_reviews.csv"
+)
+
+
+def review_texts(path: Path | None = None, limit: int | None = 2000) -> list[str]:
+    """Review bodies of a CSV with a `text` column (default: the airline reviews beside the
+    checkout, `../shared/data/reviews/airline_reviews.csv`), the first `limit` of them."""
+    path = Path(path) if path else REVIEWS_FILE
+    if not path.exists():
+        raise FileNotFoundError(f"reviews file not found: {path} (pass --reviews FILE)")
+    with path.open(newline="", encoding="utf-8") as fh:
+        texts = [row["text"] for row in csv.DictReader(fh) if (row.get("text") or "").strip()]
+    return texts[:limit] if limit else texts
+
+
+def token_count(engine, texts: list[str]) -> int:
+    """Encoder tokens in `texts` (the unit extraction cost should grow with)."""
+    tokenizer = engine.tagger.tokenizer
+    return sum(len(ids) for ids in tokenizer(texts, add_special_tokens=False)["input_ids"])
 
 
 def fast_pass(engine, texts: list[str], brands, mapper=None, chunk: int = 512) -> float:
@@ -65,7 +88,12 @@ def run_bench(
     model: str | None = None,
     repeats: int = 3,
     echo: Callable[[str], None] | None = print,
+    corpus: str = "tweets",
+    reviews_path: Path | None = None,
+    reviews_limit: int | None = 2000,
 ) -> dict:
+    """The demo tweets (batched vs naive), and with `corpus="reviews"` long reviews too,
+    measured in the same process: reviews/s and tokens/s beside the tweet figures."""
     from opinion.clean.brands import BrandList
 
     say = echo or (lambda _msg: None)
@@ -100,7 +128,29 @@ def run_bench(
             f"({naive_runs[-1]:.1f} posts/s)"
         )
     fast, naive = statistics.median(runs), statistics.median(naive_runs)
+    result: dict = {}
+    if corpus == "reviews":
+        reviews = review_texts(reviews_path, reviews_limit)
+        review_runs = []
+        for r in range(repeats):
+            seconds = fast_pass(engine, reviews, brands, mapper)
+            review_runs.append(len(reviews) / seconds)
+            say(
+                f"reviews run {r + 1}/{repeats}: {len(reviews)} reviews in {seconds:.1f}s "
+                f"({review_runs[-1]:.1f} reviews/s)"
+            )
+        per_s = statistics.median(review_runs)
+        tokens = token_count(engine, reviews)
+        result = {
+            "reviews": len(reviews),
+            "review_median_chars": statistics.median(len(t) for t in reviews),
+            "reviews_per_s": round(per_s, 1),
+            "review_tokens_per_s": round(per_s * tokens / len(reviews), 1),
+        }
+        peak = max(peak, _peak_rss_mb())
     return {
+        "tweet_tokens_per_s": round(fast * token_count(engine, texts) / len(texts), 1),
+        **result,
         "posts": len(texts),
         "naive_posts": len(naive_texts),
         "repeats": repeats,

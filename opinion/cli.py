@@ -203,13 +203,45 @@ def load(warehouse, lake_dir) -> None:
     click.echo(json.dumps(report if isinstance(report, dict) else report.__dict__, default=str))
 
 
+def _rating_buckets(ctx, param, value: str | None) -> tuple[float, float] | None:
+    if value is None:
+        return None
+    try:
+        low, high = (float(v) for v in value.split(","))
+    except ValueError:
+        raise click.BadParameter(f"expected LOW,HIGH (e.g. 4,6), got {value!r}") from None
+    if low > high:
+        raise click.BadParameter(f"LOW must not exceed HIGH, got {value!r}")
+    return low, high
+
+
 @main.command(name="eval")
 @click.argument("data", type=click.Path(dir_okay=False))
+@click.option(
+    "--task",
+    type=click.Choice(["absa", "sentiment"]),
+    default="absa",
+    show_default=True,
+    help="absa: ATSC + ATE on an ABSA JSON Lines file; sentiment: post-level sentiment "
+    "against a labelled CSV/JSONL/Parquet file.",
+)
+@click.option("--text-col", default="text", show_default=True, help="(sentiment) text column.")
+@click.option("--label-col", default="label", show_default=True, help="(sentiment) label column.")
+@click.option(
+    "--rating-buckets",
+    callback=_rating_buckets,
+    help="(sentiment) the label column is a numeric rating: <= LOW negative, <= HIGH "
+    "neutral, above positive (e.g. 4,6 for a 1-10 score).",
+)
 @model_option
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @one_line_errors
-def eval_cmd(data, model, as_json) -> None:
-    """Score the models on an ABSA JSON Lines file (ATSC on gold aspects, ATE exact spans)."""
+def eval_cmd(data, task, text_col, label_col, rating_buckets, model, as_json) -> None:
+    """Score the models on a labelled file: ABSA JSON Lines (ATSC on gold aspects, ATE exact
+    spans) or, with --task sentiment, post-level sentiment labels or ratings."""
+    if task == "sentiment":
+        _eval_sentiment(data, text_col, label_col, rating_buckets, model, as_json)
+        return
     from opinion.nlp.absa_data import read_jsonl
     from opinion.nlp.evaluate import evaluate
     from opinion.nlp.registry import load_models
@@ -229,6 +261,28 @@ def eval_cmd(data, model, as_json) -> None:
         f"   (VADER baseline: {b['accuracy']:.4f} / {b['macro_f1']:.4f})"
     )
     click.echo(f"ATE  precision {e['precision']:.4f}  recall {e['recall']:.4f}  F1 {e['f1']:.4f}")
+
+
+def _eval_sentiment(data, text_col, label_col, rating_buckets, model, as_json) -> None:
+    from opinion.analyze import evaluate_sentiment_file
+
+    result = evaluate_sentiment_file(Path(data), text_col, label_col, rating_buckets, model)
+    if as_json:
+        click.echo(json.dumps(result))
+        return
+    m, b = result["sentiment"], result["baseline"]["sentiment"]
+    click.echo(f"{result['n']} posts ({result['skipped']} skipped), labels {result['labels']}")
+    for name, r in (("model", m), ("VADER", b)):
+        recall = "  ".join(f"{c} {v:.3f}" for c, v in r["recall"].items())
+        click.echo(
+            f"{name:6} accuracy {r['accuracy']:.4f}  macro-F1 {r['macro_f1']:.4f}  "
+            f"macro-recall {r['macro_recall']:.4f}  recall: {recall}"
+        )
+    click.echo("confusion (rows gold, columns predicted):")
+    cols = list(next(iter(m["confusion"].values())))
+    click.echo("            " + "".join(f"{c:>10}" for c in cols))
+    for gold, row in m["confusion"].items():
+        click.echo(f"{gold:>12}" + "".join(f"{row[c]:>10}" for c in cols))
 
 
 @main.command()
@@ -293,15 +347,37 @@ def analyze(path, text_col, id_col, out_path, model) -> None:
     show_default=True,
     help="Posts for the slow one-at-a-time baseline.",
 )
+@click.option(
+    "--corpus",
+    type=click.Choice(["tweets", "reviews"]),
+    default="tweets",
+    show_default=True,
+    help="reviews: also long reviews (reviews/s and tokens/s beside the tweet figures).",
+)
+@click.option(
+    "--reviews",
+    "reviews_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Reviews CSV with a text column (default: ../shared/data/reviews/airline_reviews.csv).",
+)
+@click.option("--reviews-limit", type=int, default=2000, show_default=True, help="Reviews to use.")
 @click.option("--json", "as_json", is_flag=True, help="Only the JSON result line.")
 @model_option
 @one_line_errors
-def bench(limit, naive_limit, as_json, model) -> None:
-    """Extraction throughput and peak RSS on the demo corpus vs a naive pipeline() baseline."""
+def bench(limit, naive_limit, corpus, reviews_path, reviews_limit, as_json, model) -> None:
+    """Extraction throughput and peak RSS on the demo corpus vs a naive pipeline() baseline;
+    `--corpus reviews` adds long reviews."""
     from opinion.bench import run_bench
 
     result = run_bench(
-        limit=limit, naive_limit=naive_limit, model=model, echo=None if as_json else click.echo
+        limit=limit,
+        naive_limit=naive_limit,
+        model=model,
+        echo=None if as_json else click.echo,
+        corpus=corpus,
+        reviews_path=Path(reviews_path) if reviews_path else None,
+        reviews_limit=reviews_limit,
     )
     click.echo(json.dumps(result))
 

@@ -196,7 +196,7 @@ def _brand_and_target(text: str, source_brand: str | None, brands):
     the text names no known brand."""
     found = brands.find(text)
     if found:
-        return found[0], (found[1], found[2])
+        return found[0], (found[1], found[2], brands.names_other(text, found))
     return source_brand, None
 
 

@@ -184,6 +184,13 @@ class BrandList:
                 return owner, m.start(1), m.end(1)
         return None
 
+    def names_other(self, text: str, found: tuple[str, int, int]) -> bool:
+        """Whether `text` names a known brand other than `found` (from `find`): such a post's
+        sentiment is read about its own brand's mention, not the post as a whole."""
+        brand, start, end = found
+        other = self.find(text[:start] + " " * (end - start) + text[end:])
+        return other is not None and other[0] != brand
+
     def __len__(self) -> int:
         return len(self.brands)
 

@@ -63,6 +63,7 @@ class Row:
     masks: list[list[int]] = field(default_factory=list)
     labels: list[int] = field(default_factory=list)
     tags: list[int] | None = None
+    post_label: int | None = None
 
 
 def target_rows(tokenizer, targets: list[Target], labels: list[int] | None = None):
@@ -98,8 +99,18 @@ def tag_rows(tokenizer, texts: list[str], spans: list[list[tuple[int, int]]]) ->
     return rows
 
 
+def post_rows(tokenizer, texts: list[str], labels: list[int]) -> list[Row]:
+    """Post-level sentiment examples: the whole text, one label (index into CLASSES)."""
+    enc = tokenizer(texts, truncation=True, max_length=128)
+    return [
+        Row(ids, text, post_label=label)
+        for ids, text, label in zip(enc["input_ids"], texts, labels, strict=True)
+    ]
+
+
 def collate(rows: list[Row], pad_id: int = 0) -> dict:
-    """Tensors for a batch of rows; `tag_labels` only when some row is a tagging example."""
+    """Tensors for a batch of rows; `tag_labels` only when some row is a tagging example,
+    `post_labels` only when some row is a post-sentiment example."""
     import torch
 
     width = max(len(r.input_ids) for r in rows)
@@ -125,6 +136,10 @@ def collate(rows: list[Row], pad_id: int = 0) -> dict:
             batch["labels"] = torch.tensor(labels, dtype=torch.long)
     if any(r.tags is not None for r in rows):
         batch["tag_labels"] = tags
+    if any(r.post_label is not None for r in rows):
+        batch["post_labels"] = torch.tensor(
+            [-100 if r.post_label is None else r.post_label for r in rows], dtype=torch.long
+        )
     return batch
 
 
@@ -134,6 +149,7 @@ class JointOutput:
     tag_logits: object
     logits: object = None
     loss: object = None
+    post_logits: object = None
 
 
 @functools.cache
@@ -159,10 +175,22 @@ def _model_class():
                     "query": nn.Linear(h, h),
                     "hidden": nn.Linear(3 * h, h),
                     "out": nn.Linear(h, len(CLASSES)),
+                    "post_hidden": nn.Linear(2 * h, h),
+                    "post_out": nn.Linear(h, len(CLASSES)),
                 }
             )
             self.dropout = nn.Dropout(0.1)
             self.tag_weight = 1.0  # training only: the tagging loss's share of the sum
+            self.post_weight = 1.0  # training only: the post-sentiment loss's share
+            self.post_class_weight = None  # training only: per-class weights (imbalance)
+
+        def post_logits(self, states, attention_mask):
+            """Post-level polarity logits: mean of the row's token states and [CLS]."""
+            m = attention_mask.to(states.dtype)
+            mean = (states * m[..., None]).sum(1) / m.sum(1, keepdim=True).clamp_min(1)
+            x = self.dropout(torch.cat([mean, states[:, 0]], -1))
+            hidden = torch.tanh(self.classifier["post_hidden"](x))
+            return self.classifier["post_out"](self.dropout(hidden))
 
         def span_logits(self, states, attention_mask, rows, span_mask):
             """Polarity logits for spans (row index + token mask) over encoder states."""
@@ -184,6 +212,7 @@ def _model_class():
             span_mask=None,
             labels=None,
             tag_labels=None,
+            post_labels=None,
         ):
             states = self.encoder(
                 input_ids=input_ids, attention_mask=attention_mask
@@ -200,7 +229,14 @@ def _model_class():
             if labels is not None:
                 pol = nn.functional.cross_entropy(logits.float(), labels)
                 loss = pol if loss is None else loss + pol
-            return JointOutput(states, tag_logits, logits, loss)
+            post = None
+            if post_labels is not None:
+                post = self.post_logits(states, attention_mask)
+                post_loss = self.post_weight * nn.functional.cross_entropy(
+                    post.float(), post_labels, weight=self.post_class_weight, ignore_index=-100
+                )
+                loss = post_loss if loss is None else loss + post_loss
+            return JointOutput(states, tag_logits, logits, loss, post)
 
     return JointAbsaModel
 
@@ -216,12 +252,15 @@ def new_model(encoder_dir):
 class JointAbsa(AspectTagger):
     """Tagger *and* polarity model over one joint network (see the module docstring)."""
 
-    def __init__(self, model, tokenizer, version: str):
+    def __init__(self, model, tokenizer, version: str, post_head: bool = False):
         super().__init__(model, tokenizer, version)
         self._states: dict[str, object] = {}  # text -> encoder states of its last tagging
+        # whether the post-sentiment head was trained (files from before it was added lack
+        # it; the engine then reads the whole post with the span head)
+        self.post_head = post_head
 
     def _tag_logits(self, input_ids, attention_mask, whole_texts: list[str | None]):
-        if len(self._states) > 4096:  # bounded: only the latest batches are worth keeping
+        if len(self._states) > 8192:  # bounded: only the latest batches are worth keeping
             self._states.clear()
         out = self.model.forward(input_ids, attention_mask)
         lengths = attention_mask.sum(1).tolist()
@@ -280,3 +319,35 @@ class JointAbsa(AspectTagger):
                 row_probs[i] = probs[k : k + n]
                 k += n
         return [dict(zip(CLASSES, row_probs[r][j], strict=True)) for r, j in where]
+
+    def post_probabilities(self, texts: list[str], batch_size: int = 64) -> list[dict]:
+        """Post-level {polarity: probability} per text from the post head (trained on
+        post-level labels). Texts just tagged whole reuse their encoder states."""
+        import torch
+
+        if not texts:
+            return []
+        enc = self.tokenizer(texts, truncation=True, max_length=MAX_TOKENS)
+        rows = [Row(ids, text) for ids, text in zip(enc["input_ids"], texts, strict=True)]
+        kept = [self._kept_states(r) for r in rows]
+        order = sorted(range(len(rows)), key=lambda i: (kept[i] is None, len(rows[i].input_ids)))
+        device = next(self.model.parameters()).device
+        pad = self.tokenizer.pad_token_id or 0
+        out: list[list[float]] = [[]] * len(rows)
+        for b in range(0, len(order), batch_size):
+            idx = order[b : b + batch_size]
+            batch = collate([rows[i] for i in idx], pad)
+            attention = batch["attention_mask"].to(device)
+            with torch.inference_mode():
+                if all(kept[i] is not None for i in idx):
+                    states = torch.nn.utils.rnn.pad_sequence(
+                        [kept[i] for i in idx], batch_first=True
+                    )
+                else:
+                    states = self.model.encoder(
+                        input_ids=batch["input_ids"].to(device), attention_mask=attention
+                    ).last_hidden_state
+                logits = self.model.post_logits(states, attention)
+            for i, probs in zip(idx, logits.float().softmax(-1).tolist(), strict=True):
+                out[i] = probs
+        return [dict(zip(CLASSES, probs, strict=True)) for probs in out]

@@ -105,9 +105,12 @@ def _embedded_joint(embedded_dir: str):
         )
     base = embedded_encoder_dir()
     model = new_model(base)
-    apply_delta(model, delta_file)
+    meta = apply_delta(model, delta_file)
     tokenizer = AutoTokenizer.from_pretrained(base)
-    return JointAbsa(_prepare(model), tokenizer, embedded_version(delta_file.parent))
+    post_head = "post-sentiment" in meta.get("task", "")
+    return JointAbsa(
+        _prepare(model), tokenizer, embedded_version(delta_file.parent), post_head=post_head
+    )
 
 
 def _foreign(auto_cls, name: str):

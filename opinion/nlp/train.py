@@ -30,6 +30,7 @@ TAGGER_FILES = (
     "laptops14.train.jsonl",
     "restaurants16.train.jsonl",
 )
+POST_FILE = "semeval17_4a.train.jsonl"
 POLARITY_FILES = (
     "restaurants14.train.jsonl",
     "laptops14.train.jsonl",
@@ -54,11 +55,25 @@ class TrainConfig:
     batch_size: int = 32
     dev_share: float = 0.1
     limit: int | None = None  # cap examples per file (smoke runs and tests)
+    # post-level sentiment: human-labelled tweets (SemEval-2017 4A); default: the `tweets/`
+    # folder beside `data_dir`. Each epoch sees a different 1/epochs share of them, so every
+    # tweet is read once: the post head learns from all of them while the aspect rows, read
+    # every epoch, keep their share of the encoder's updates.
+    post_data: Path | None = None
+    post_weight: float = 1.0
+    post_passes: int = 2  # how often each post-sentiment text is read over the whole run
 
     def __post_init__(self) -> None:
         self.data_dir, self.out_dir = Path(self.data_dir), Path(self.out_dir)
         if not self.data_dir.is_dir():
             raise FileNotFoundError(f"training data folder not found: {self.data_dir}")
+        if self.post_data is None:
+            default = self.data_dir.parent / "tweets" / POST_FILE
+            self.post_data = default if default.exists() else None
+        elif not Path(self.post_data).exists():
+            raise FileNotFoundError(f"post-sentiment training file not found: {self.post_data}")
+        else:
+            self.post_data = Path(self.post_data)
 
 
 def _load(cfg: TrainConfig, files: tuple[str, ...]) -> dict[str, tuple[list, list]]:
@@ -96,8 +111,10 @@ def _fit(
     lr: float,
     cfg: TrainConfig,
     what: str,
+    per_epoch: list[list[int]] | None = None,
 ) -> dict:
-    """A plain AdamW loop with linear warm-up/decay; returns timing figures."""
+    """A plain AdamW loop with linear warm-up/decay; returns timing figures. `per_epoch[e]`,
+    when given, lists the feature indices of epoch e (default: all of them every epoch)."""
     import torch
 
     from opinion.nlp.backbone import train_in_bf16
@@ -107,7 +124,9 @@ def _fit(
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.01)
     rng = random.Random(cfg.seed)
-    steps = epochs * math.ceil(len(features) / cfg.batch_size)
+    if per_epoch is None:
+        per_epoch = [list(range(len(features)))] * epochs
+    steps = sum(math.ceil(len(ids) / cfg.batch_size) for ids in per_epoch)
     warmup = max(1, int(0.06 * steps))
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: min((s + 1) / warmup, max(0.0, (steps - s) / (steps - warmup)))
@@ -116,8 +135,9 @@ def _fit(
     started, step = time.time(), 0
     total = 0.0
     for epoch in range(epochs):
-        for batch_idx in _batches(lengths, cfg.batch_size, rng):
-            batch = collate([features[i] for i in batch_idx])
+        ids = per_epoch[epoch]
+        for batch_pos in _batches([lengths[i] for i in ids], cfg.batch_size, rng):
+            batch = collate([features[ids[i]] for i in batch_pos])
             with torch.autocast(device, dtype=torch.bfloat16, enabled=use_bf16):
                 loss = model(**{k: v.to(device) for k, v in batch.items()}).loss
             loss.backward()
@@ -140,23 +160,51 @@ def _fit(
     }
 
 
-def fit_rows(model, tokenizer, rows: list, cfg: TrainConfig, what: str) -> dict:
-    """Fit a joint model (`joint.py`) on encoder rows. Word embeddings stay frozen: they are
-    the bulk of the weights and need no task tuning."""
+def fit_rows(
+    model, tokenizer, rows: list, cfg: TrainConfig, what: str, spread: list | None = None
+) -> dict:
+    """Fit a joint model (`joint.py`) on encoder rows, read every epoch, plus `spread` rows
+    dealt out across the epochs (each read once). Word embeddings stay frozen: they are the
+    bulk of the weights and need no task tuning."""
     from opinion.nlp.joint import collate
 
     for p in model.encoder.embeddings.parameters():
         p.requires_grad = False
     batch_of = functools.partial(collate, pad_id=tokenizer.pad_token_id or 0)
-    lengths = [len(r.input_ids) for r in rows]
-    return _fit(model, batch_of, rows, lengths, cfg.epochs, cfg.lr, cfg, what)
+    spread = spread or []
+    features = rows + spread
+    lengths = [len(r.input_ids) for r in features]
+    base = list(range(len(rows)))
+    per_epoch = [
+        base + list(range(len(rows) + e, len(features), cfg.epochs)) for e in range(cfg.epochs)
+    ]
+    return _fit(model, batch_of, features, lengths, cfg.epochs, cfg.lr, cfg, what, per_epoch)
+
+
+def _post_split(cfg: TrainConfig) -> tuple[list[dict], list[dict]]:
+    """(train, dev) post-sentiment rows `{"text", "label"}`: 10% dev by a hash of the id."""
+    import hashlib
+
+    if cfg.post_data is None:
+        return [], []
+    train, dev = [], []
+    with Path(cfg.post_data).open(encoding="utf-8") as fh:
+        for line in fh:
+            row = json.loads(line)
+            if row.get("label") not in CLASSES or not str(row.get("text", "")).strip():
+                continue
+            key = hashlib.md5(str(row.get("id", row["text"])).encode()).hexdigest()[:8]
+            (dev if int(key, 16) / 0xFFFFFFFF < cfg.dev_share else train).append(row)
+    if cfg.limit:
+        train, dev = train[: cfg.limit], dev[: cfg.limit]
+    return train, dev
 
 
 def _rows(cfg: TrainConfig, tokenizer):
     """Training rows of both tasks, and the dev splits per task and file. Tagging rows come
     from the SemEval files (the `.full` ones add aspect-free sentences, so the tagger learns
     to say "none"); sentiment rows group each sentence's aspects into one row."""
-    from opinion.nlp.joint import tag_rows, target_rows
+    from opinion.nlp.joint import post_rows, tag_rows, target_rows
 
     tag_splits = _load(cfg, TAGGER_FILES)
     pol_splits = _load(cfg, POLARITY_FILES)
@@ -174,17 +222,29 @@ def _rows(cfg: TrainConfig, tokenizer):
                     targets.append(Target(ex.text, a.start, a.end))
                     labels.append(CLASSES.index(a.polarity))
     sentiment_rows, _ = target_rows(tokenizer, targets, labels)
+    post_train, post_dev = _post_split(cfg)
+    posts = post_rows(
+        tokenizer,
+        [r["text"] for r in post_train],
+        [CLASSES.index(r["label"]) for r in post_train],
+    )
     dev = {
         "tagger": {name: d for name, (_, d) in tag_splits.items()},
         "polarity": {name: d for name, (_, d) in pol_splits.items()},
+        "post": post_dev,
     }
     counts = {
         "tagging_sentences": len(rows),
         "sentiment_sentences": len(sentiment_rows),
         "sentiment_aspects": len(targets),
-        "files": {"tagging": list(tag_splits), "sentiment": list(pol_splits)},
+        "post_sentences": len(posts),
+        "files": {
+            "tagging": list(tag_splits),
+            "sentiment": list(pol_splits),
+            "post": [Path(cfg.post_data).name] if cfg.post_data else [],
+        },
     }
-    return rows + sentiment_rows, dev, counts
+    return rows + sentiment_rows, posts, dev, counts
 
 
 def train_joint(cfg: TrainConfig, tokenizer, log_fn: Callable = log.info) -> tuple[dict, dict]:
@@ -197,17 +257,27 @@ def train_joint(cfg: TrainConfig, tokenizer, log_fn: Callable = log.info) -> tup
     from opinion.nlp.joint import new_model
     from opinion.nlp.registry import JOINT_FILE
 
-    rows, dev, counts = _rows(cfg, tokenizer)
+    rows, posts, dev, counts = _rows(cfg, tokenizer)
     torch.manual_seed(cfg.seed)
     model = new_model(embedded_encoder_dir())
     model.tag_weight = cfg.tag_weight
+    model.post_weight = cfg.post_weight
     base = new_model(embedded_encoder_dir())
     log_fn(
         f"joint: {counts['tagging_sentences']} tagging sentences, "
-        f"{counts['sentiment_aspects']} aspects in {counts['sentiment_sentences']} sentences"
+        f"{counts['sentiment_aspects']} aspects in {counts['sentiment_sentences']} sentences, "
+        f"{counts['post_sentences']} post-sentiment texts"
     )
-    fit = fit_rows(model, tokenizer, rows, cfg, "joint")
-    meta = {"task": "aspect-extraction+aspect-sentiment", "seed": str(cfg.seed)}
+    if posts:
+        # balanced class weights: the tweets are 16% negative, the airline corpus 63%, and
+        # the bar is macro-recall, so every class must count the same
+        counts_by_class = [sum(r.post_label == c for r in posts) for c in range(len(CLASSES))]
+        model.post_class_weight = torch.tensor(
+            [len(posts) / (len(CLASSES) * max(1, n)) for n in counts_by_class]
+        )
+    fit = fit_rows(model, tokenizer, rows, cfg, "joint", spread=posts * cfg.post_passes)
+    task = "aspect-extraction+aspect-sentiment" + ("+post-sentiment" if posts else "")
+    meta = {"task": task, "seed": str(cfg.seed)}
     size = save_delta(model.float(), base, cfg.out_dir / JOINT_FILE, meta)
     return {**counts, **fit, "bytes": size}, dev
 
@@ -215,6 +285,7 @@ def train_joint(cfg: TrainConfig, tokenizer, log_fn: Callable = log.info) -> tup
 def dev_metrics(cfg: TrainConfig, dev: dict[str, dict[str, list[AbsaExample]]]) -> dict:
     """Metrics of the saved file on the dev splits, per source file."""
     from opinion.nlp.evaluate import evaluate_ate, evaluate_atsc, evaluate_lexicon
+    from opinion.nlp.evaluate_sentiment import evaluate_post_sentiment
     from opinion.nlp.registry import ModelSpec, load_polarity, load_tagger
 
     spec = ModelSpec(embedded_dir=str(cfg.out_dir))
@@ -226,6 +297,12 @@ def dev_metrics(cfg: TrainConfig, dev: dict[str, dict[str, list[AbsaExample]]]) 
             name: evaluate_lexicon(exs) for name, exs in dev["polarity"].items()
         },
     }
+    if dev.get("post"):
+        out["post"] = {
+            Path(cfg.post_data).name: evaluate_post_sentiment(
+                tagger, [r["text"] for r in dev["post"]], [r["label"] for r in dev["post"]]
+            )
+        }
     mams_dev = cfg.data_dir / "mams.dev.jsonl"
     if mams_dev.exists():
         exs = read_jsonl(mams_dev)[: cfg.limit or None]
