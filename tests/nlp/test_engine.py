@@ -97,20 +97,23 @@ def test_friction_terms_are_negative_and_settle_neutral_posts(engine):
 def test_settle_post_sentiment_rules():
     from opinion.nlp.engine import AspectResult, PostResult, settle_post_sentiment
 
-    probs = {"negative": 0.2, "neutral": 0.5, "positive": 0.3}
+    probs = {"negative": 0.25, "neutral": 0.45, "positive": 0.3}
+    calm = {"negative": 0.1, "neutral": 0.8, "positive": 0.1}  # the post itself leans nowhere
     neg = AspectResult("delay", 0, 5, "delay", "negative", 0.3)
     pos = AspectResult("crew", 0, 4, "crew", "positive", 0.8)
     weak_pos = AspectResult("crew", 0, 4, "crew", "positive", 0.55)
-    for aspects, expected in [
-        ([neg, pos], "negative"),
-        ([pos], "positive"),
-        ([weak_pos], "neutral"),
-        ([], "neutral"),
+    for aspects, p, expected in [
+        ([neg, pos], probs, "negative"),
+        ([pos], probs, "positive"),
+        ([weak_pos], probs, "neutral"),
+        ([], probs, "neutral"),
+        ([neg], calm, "neutral"),
+        ([pos], calm, "neutral"),
     ]:
-        res = PostResult("neutral", 0.5, list(aspects))
-        settle_post_sentiment(res, probs)
+        res = PostResult("neutral", p["neutral"], list(aspects))
+        settle_post_sentiment(res, p)
         assert res.sentiment == expected
-        assert res.sentiment_confidence == probs[expected]
+        assert res.sentiment_confidence == p[expected]
     kept = PostResult("positive", 0.9, [neg])
     settle_post_sentiment(kept, probs)
     assert kept.sentiment == "positive"
