@@ -260,7 +260,7 @@ class JointAbsa(AspectTagger):
         self.post_head = post_head
 
     def _tag_logits(self, input_ids, attention_mask, whole_texts: list[str | None]):
-        if len(self._states) > 8192:  # bounded: only the latest batches are worth keeping
+        if len(self._states) > 4096:  # bounded: only the latest batches are worth keeping
             self._states.clear()
         out = self.model.forward(input_ids, attention_mask)
         lengths = attention_mask.sum(1).tolist()
