@@ -41,9 +41,10 @@ def emerging_issues(settings: Settings, brand: str | None = None) -> list[dict]:
 
 
 RULE = (
-    "test: the category's negatives per brand mention in the latest 24 h against >= 3 earlier "
-    "windows of comparable brand volume; exact rate test, alpha 0.01, >= 5 negatives, count "
-    "above the baseline mean; alert when significant 2 windows running or p < 1e-4"
+    "test: the category's negatives per mention of the brand's other categories in the latest "
+    "24 h against >= 3 earlier windows of comparable brand volume; exact rate test, alpha "
+    "0.01, >= 5 negatives, count above the baseline mean; alert when significant 2 windows "
+    "running or p < 1e-4"
 )
 
 

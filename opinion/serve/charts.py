@@ -321,7 +321,7 @@ def lines(
         out.append(
             f'<line x1="{left}" x2="{left + pw}" y1="{sy(v):.1f}" y2="{sy(v):.1f}" '
             f'stroke="{INK if v == 0 else GRID}"/><text x="{left - 6}" y="{sy(v) + 4:.1f}"'
-            f' text-anchor="end" class="tick">{v:+d}</text>'
+            f' text-anchor="end" class="tick">{signed(v)}</text>'
         )
     every = max(1, len(periods) // 10)
     for i, d in enumerate(periods):
