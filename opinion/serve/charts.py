@@ -252,7 +252,7 @@ def quadrant(rows: Sequence, href: Callable[[object], str | None], average: floa
 def benchmark_rows(rows: Sequence, highlight: str, href: Callable[[object], str | None]):
     """Opinion score with Wilson interval per brand (one touchpoint); the brand highlighted."""
     row_h, left, w = 24, 150, 620
-    pw = w - left - 70
+    pw = w - left - 100
     h = row_h * len(rows) + 26
     sx = lambda v: left + v * pw  # noqa: E731
     out = []
@@ -282,7 +282,7 @@ def benchmark_rows(rows: Sequence, highlight: str, href: Callable[[object], str 
             f'<circle cx="{sx(r.score):.1f}" cy="{y}" r="{6 if is_brand else 4}" {dot} '
             f'data-n="{r.mentions}"/>'
             f'<text x="{sx(1) + 8:.1f}" y="{y + 4}" class="val{"" if suff else " thin"}" '
-            f'data-n="{r.mentions}">n={r.mentions}{"" if suff else " (too few)"}</text>'
+            f'data-n="{r.mentions}">n={r.mentions}{"" if suff else " (few)"}</text>'
         )
         title = (
             f"{r.label}: opinion score {r.score:.0%} ({r.low:.0%}–{r.high:.0%}), "

@@ -555,9 +555,11 @@ class Post:
 
     @property
     def polarity(self) -> str:
-        """The card's colour: the net of its mentions' polarities (per mention, as everywhere)."""
-        pos = sum(m.polarity == "positive" for m in self.mentions)
-        neg = sum(m.polarity == "negative" for m in self.mentions)
+        """The card's colour: the net of the polarities of the mentions that matched the
+        filters (all of them without filters), per mention as everywhere."""
+        hits = [m for m in self.mentions if m.matched] or self.mentions
+        pos = sum(m.polarity == "positive" for m in hits)
+        neg = sum(m.polarity == "negative" for m in hits)
         return "positive" if pos > neg else "negative" if neg > pos else "neutral"
 
     def parts(self) -> list[tuple[str, Mention | None]]:
