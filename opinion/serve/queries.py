@@ -126,7 +126,10 @@ def catalog(cur) -> Catalog:
 
 def freshness(cur) -> tuple[datetime | None, datetime | None]:
     """(newest eligible post, last load): the data-freshness line on every page."""
-    newest = cur.execute("SELECT max(created_at) FROM v_verbatims").fetchone()[0]
+    newest = cur.execute(
+        "SELECT max(created_at) FROM posts WHERE dup_of IS NULL AND brand IS NOT NULL "
+        "AND coalesce(spam_score, 0) < 0.5"
+    ).fetchone()[0]
     loads = []
     for sql in (
         "SELECT max(loaded_at) FROM posts",
@@ -606,12 +609,39 @@ _MATCH = """
     AND ($polarity IS NULL OR polarity = $polarity)
     AND ($since IS NULL OR created_at > $since) AND ($until IS NULL OR created_at <= $until)
 """
-_POSTS = f"""
+_RANK = {  # constants: the sort is whitelisted in filters.SORTS
+    "newest": ("", "h.created_at DESC, h.post_id"),
+    "negative": (
+        """JOIN (SELECT post_id, count(*) FILTER (WHERE polarity = 'negative') AS neg,
+                        (count(*) FILTER (WHERE polarity = 'positive')
+                         - count(*) FILTER (WHERE polarity = 'negative')) / count(*) AS net
+                 FROM mentions WHERE post_id IN (SELECT post_id FROM hit)
+                 GROUP BY post_id) s USING (post_id)""",
+        "s.net, s.neg DESC, h.created_at DESC, h.post_id",
+    ),
+    "engaged": (
+        f"""JOIN (SELECT post_id,
+                         CASE WHEN json_valid(raw) THEN {_ENGAGEMENT} ELSE 0 END AS engagement
+                  FROM posts WHERE post_id IN (SELECT post_id FROM hit)) s USING (post_id)""",
+        "s.engagement DESC, h.created_at DESC, h.post_id",
+    ),
+}
+
+
+def _posts_sql(sort: str) -> str:
+    """One page of posts: rank the matching posts, then build cards for that page only."""
+    join, order = _RANK[sort]
+    return f"""
 WITH hit AS (
-    SELECT post_id, list(mention_id) AS matched
+    SELECT post_id, any_value(created_at) AS created_at, list(mention_id) AS matched
     FROM v_verbatims
     WHERE {_MATCH} AND ($q IS NULL OR contains(lower(text), lower($q)))
     GROUP BY post_id
+), ranked AS (
+    SELECT h.post_id, h.matched, row_number() OVER (ORDER BY {order}) AS rk
+    FROM hit h {join}
+), page AS (
+    SELECT * FROM ranked WHERE rk > $offset AND rk <= $offset + $limit
 ), card AS (
     SELECT v.post_id, any_value(v.source) AS source, any_value(v.brand) AS brand,
            any_value(v.text) AS text, any_value(v.url) AS url,
@@ -619,24 +649,18 @@ WITH hit AS (
            list(struct_pack(id := v.mention_id, aspect := v.aspect, term := v.term,
                             s := v.start, e := v."end", polarity := v.polarity,
                             category := v.category, touchpoint := v.touchpoint)
-                ORDER BY v.start, v.mention_id) AS ms,
-           count(*) FILTER (WHERE v.polarity = 'negative') AS neg,
-           count(*) FILTER (WHERE v.polarity = 'positive') AS pos,
-           count(*) AS n
-    FROM v_verbatims v JOIN hit USING (post_id)
+                ORDER BY v.start, v.mention_id) AS ms
+    FROM v_verbatims v
+    WHERE v.post_id IN (SELECT post_id FROM page)
     GROUP BY v.post_id
 )
 SELECT c.post_id, c.source, c.brand, c.text, c.url,
        strftime(timezone('UTC', c.created_at), '%Y-%m-%d %H:%M UTC'),
        CASE WHEN json_valid(p.raw) THEN {_ENGAGEMENT} ELSE 0 END AS engagement,
-       c.ms, h.matched, (c.pos - c.neg) / c.n AS net
-FROM card c JOIN hit h USING (post_id) JOIN posts p USING (post_id)
+       c.ms, g.matched
+FROM card c JOIN page g USING (post_id) JOIN posts p USING (post_id)
+ORDER BY g.rk
 """
-_ORDER = {  # constants: the sort is whitelisted in filters.SORTS
-    "newest": "ORDER BY c.created_at DESC, c.post_id",
-    "negative": "ORDER BY net, c.neg DESC, c.created_at DESC, c.post_id",
-    "engaged": "ORDER BY engagement DESC, c.created_at DESC, c.post_id",
-}
 
 
 def _verbatim_params(f: Filters) -> dict:
@@ -656,7 +680,7 @@ def _verbatim_params(f: Filters) -> dict:
 
 def _posts(rows) -> list[Post]:
     out = []
-    for pid, source, brand, text, url, created, engagement, ms, matched, _net in rows:
+    for pid, source, brand, text, url, created, engagement, ms, matched in rows:
         hits = set(matched or ())
         mentions = [
             Mention(m["id"], m["aspect"], m["term"], m["s"], m["e"], m["polarity"],
@@ -685,7 +709,7 @@ def verbatims(cur, f: Filters, limit: int = VERBATIMS_PER_PAGE) -> tuple[int, li
         return 0, []
     total, _ = verbatim_counts(cur, f)
     rows = cur.execute(
-        _POSTS + _ORDER[f.sort] + " LIMIT $limit OFFSET $offset",
+        _posts_sql(f.sort),
         {**_verbatim_params(f), "limit": limit, "offset": (f.page - 1) * limit},
     ).fetchall()
     return total, _posts(rows)
@@ -713,7 +737,7 @@ def export_rows(cur, f: Filters, limit: int = EXPORT_LIMIT):
     if not f.brand or f.start is None or f.unknown:
         return
     rows = cur.execute(
-        _POSTS + _ORDER[f.sort] + " LIMIT $limit", {**_verbatim_params(f), "limit": limit}
+        _posts_sql(f.sort), {**_verbatim_params(f), "limit": limit, "offset": 0}
     ).fetchall()
     for p in _posts(rows):
         aspects = "; ".join(f"{m.aspect} ({m.polarity})" for m in p.mentions)
