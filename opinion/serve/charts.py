@@ -7,6 +7,7 @@ No `xmlns` attribute: inline SVG in HTML needs none, and the report must not con
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 
 from markupsafe import Markup, escape
@@ -17,7 +18,7 @@ from opinion.insights.stats import signed
 # Beyond 12 series the dash pattern changes too, so no two touchpoints ever look the same.
 PALETTE = (
     "#1f77b4", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf",
-    "#bcbd22", "#393b79", "#7f7f7f", "#b5651d", "#6b6ecf", "#000000",
+    "#bcbd22", "#393b79", "#7f7f7f", "#e6ab02", "#ae017e", "#000000",
 )  # fmt: skip
 DASHES = ("", "6 3", "2 3")
 POS, NEG, NEU, INK, GRID = "#1a9850", "#d73027", "#999999", "#333333", "#dddddd"
@@ -121,6 +122,14 @@ def interval(score: float | None, low: float | None, high: float | None, width: 
 Y_SPLIT = 0.5  # the quadrant's horizontal line: as many positive as negative opinions
 
 
+def _nice_axis(top: float) -> tuple[float, float]:
+    """(axis maximum, tick step) for a share axis: round ticks, never beyond 100 %."""
+    for step in (0.01, 0.02, 0.05, 0.1, 0.2, 0.25):
+        if top / step <= 6:
+            break
+    return min(1.0, math.ceil(top / step - 1e-9) * step), step
+
+
 def _overlaps(box, boxes) -> bool:
     x0, y0, x1, y1 = box
     return any(x0 < b[2] and b[0] < x1 and y0 < b[3] and b[1] < y1 for b in boxes)
@@ -134,9 +143,9 @@ def quadrant(rows: Sequence, href: Callable[[object], str | None], average: floa
     category. The brand's average score is drawn as a reference line only. A point below the
     minimum sample is grey and hollow, in no quadrant. Labels are placed where they overlap
     neither another label nor the quadrant names (else only the tooltip names the point)."""
-    w, h, left, top, right, bottom = 760, 480, 60, 20, 30, 50
+    w, h, left, top, right, bottom = 760, 480, 60, 20, 64, 50
     pts = [r for r in rows if r.score is not None and r.importance is not None]
-    xmax = min(1.0, max([r.importance for r in pts] + [0.05]) * 1.15)
+    xmax, step = _nice_axis(max([r.importance for r in pts] + [0.05]) * 1.1)
     x_split = 1 / len(pts) if pts else 0.1  # above an equal share = important
     pw, ph = w - left - right, h - top - bottom
     sx = lambda v: left + v / xmax * pw  # noqa: E731
@@ -171,18 +180,16 @@ def quadrant(rows: Sequence, href: Callable[[object], str | None], average: floa
         out.append(
             f'<line x1="{left}" x2="{left + pw}" y1="{sy(average):.1f}" y2="{sy(average):.1f}" '
             f'stroke="{NEU}" stroke-dasharray="1 3" class="avg"/>'
-            f'<text x="{left + 4}" y="{sy(average) - 3:.1f}" class="tick">brand average '
+            f'<text x="{left + pw + 4}" y="{sy(average) + 4:.1f}" class="tick">avg '
             f"{average:.0%}</text>"
         )
-        taken.append((left, sy(average) - 14, left + 130, sy(average)))
     for v in (0, 0.25, 0.5, 0.75, 1):
         out.append(
             f'<text x="{left - 6}" y="{sy(v) + 4:.1f}" text-anchor="end" '
             f'class="tick">{v:.0%}</text>'
         )
-    steps = 5
-    for i in range(steps + 1):
-        v = xmax * i / steps
+    for i in range(round(xmax / step) + 1):
+        v = i * step
         out.append(
             f'<text x="{sx(v):.1f}" y="{top + ph + 16}" text-anchor="middle" '
             f'class="tick">{v:.0%}</text>'
