@@ -22,7 +22,8 @@ from .ui_fixture import HOSTILE_TEXT, build_ui_warehouse
 ROUTES = ["/", "/map", "/competitors", "/trends", "/verbatims"]
 HOSTILE = ["' OR 1=1 --", "x" * 10_000, "<script>alert(1)</script>", "United'; DROP TABLE posts;--",
            "%00", "../../etc/passwd", "ü" * 300]  # fmt: skip
-PARAMS = ["brand", "touchpoint", "category", "polarity", "from", "to", "days", "page", "grain"]
+PARAMS = ["brand", "touchpoint", "category", "polarity", "from", "to", "days", "page", "grain",
+          "aspect", "q", "sort", "since", "until"]  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -224,6 +225,7 @@ def test_report_period_and_days(ui_warehouse, tmp_path):
         (["--brand", "United", "--period", "yesterday"], "--period must be FROM:TO"),
         (["--brand", "United", "--period", "2015-02-24:2015-02-01"], "starts after it ends"),
         (["--brand", "United", "--period", "2015-01-01:2015-01-02", "--days", "3"], "not both"),
+        (["--brand", "United", "--period", "2014-01-01:2014-01-31"], "holds no data"),
     ],
 )
 def test_report_bad_input_is_one_line(ui_warehouse, tmp_path, extra, message):

@@ -342,3 +342,14 @@ def test_every_route_renders_for_every_brand(client):
         for route in ROUTES:
             r = client.get(route, params={"brand": brand, "days": "2"})
             assert r.status_code == 200 and "Something went wrong" not in r.text
+
+
+@pytest.mark.parametrize("param", ["brand", "q", "sort", "since", "aspect", "page"])
+def test_csv_export_with_hostile_filters_is_safe(client, param):
+    for value in ("' OR 1=1 --", "x" * 10_000, "=cmd|' /C calc'!A0", "%00"):
+        r = client.get("/verbatims.csv", params={"brand": "United", param: value})
+        assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
+        rows = list(csv.reader(io.StringIO(r.text)))
+        assert rows[0][0] == "post_id"
+        for row in rows[1:]:
+            assert not any(cell.startswith(("=", "+", "-", "@")) for cell in row)
