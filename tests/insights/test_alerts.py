@@ -136,3 +136,4 @@ def test_alerts_cli_unknown_brand_is_one_line_non_zero(con, tmp_path):
     assert len(lines) == 1 and "Nope" in lines[0] and "Traceback" not in result.output
     ok = CliRunner().invoke(main, ["alerts", "--brand", "S", "--warehouse", path])
     assert ok.exit_code == 0, ok.output
+    assert "alpha 0.01" in ok.output and ">= 5 negatives" in ok.output  # the rule is stated
