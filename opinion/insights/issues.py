@@ -37,6 +37,7 @@ from datetime import UTC, datetime, timedelta
 
 import duckdb
 
+from opinion.insights.stats import MIN_MENTIONS
 from opinion.warehouse.aggregates import ELIGIBLE, IssueParams, severity
 
 
@@ -107,7 +108,7 @@ def detect(
     con: duckdb.DuckDBPyConnection, p: IssueParams, min_volume: int | None = None
 ) -> list[tuple]:
     """The `issue_windows` rows (latest `history_windows` windows per brand × category)."""
-    floor_volume = p.min_volume if min_volume is None else min_volume
+    floor_volume = next(v for v in (p.min_volume, min_volume, MIN_MENTIONS) if v is not None)
     bounds = con.execute(
         f"SELECT epoch_us(min(p.created_at)), epoch_us(max(p.created_at)) {ELIGIBLE}"
     ).fetchone()

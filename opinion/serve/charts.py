@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 
 from markupsafe import Markup, escape
 
-from opinion.insights.stats import signed
+from opinion.insights.stats import signed, sufficient
 
 # Series colours: distinct hues, none of them the sentiment red / green (those mean good/bad).
 # Beyond 12 series the dash pattern changes too, so no two touchpoints ever look the same.
@@ -343,7 +343,7 @@ def lines(
         color, dash = series_style(place.get(tp, len(order) + k))
         runs: list[list[tuple[float, float]]] = [[]]
         for p in pts:
-            if p.net is None or p.mentions < min_mentions:
+            if p.net is None or not sufficient(p.mentions, min_mentions):
                 runs.append([])  # too few mentions: break the line
             else:
                 runs[-1].append((sx(p.period_start), sy(p.net)))
@@ -364,12 +364,13 @@ def lines(
                     f'<circle cx="{x:.1f}" cy="{y:.1f}" r="9" fill="none" stroke="{NEG}" '
                     'stroke-width="2" class="alert-ring"/>'
                 )
-            fill = color if p.mentions >= min_mentions else "#fff"
+            solid = sufficient(p.mentions, min_mentions)
+            fill = color if solid else "#fff"
             dot = (
                 f'{ring}<circle cx="{x:.1f}" cy="{y:.1f}" r="4" fill="{fill}" '
                 f'stroke="{color}" stroke-width="1.5" data-n="{p.mentions}"/>'
             )
-            small = "" if p.mentions >= min_mentions else " (too few to trust)"
+            small = "" if solid else " (too few to trust)"
             title = (
                 f"{human(tp)} {p.period_start}: net {signed(p.net)} "
                 f"from {p.mentions} mentions{small}"

@@ -162,7 +162,7 @@ def _mid(start: date, end: date) -> date:
 
 
 def _trend(minimum: int, m1, p1, n1, m2, p2, n2) -> float | None:
-    if (m1 or 0) < minimum or (m2 or 0) < minimum:
+    if not (sufficient(m1, minimum) and sufficient(m2, minimum)):
         return None
     return net_sentiment(p2, n2, m2) - net_sentiment(p1, n1, m1)
 

@@ -137,3 +137,14 @@ def test_alerts_cli_unknown_brand_is_one_line_non_zero(con, tmp_path):
     ok = CliRunner().invoke(main, ["alerts", "--brand", "S", "--warehouse", path])
     assert ok.exit_code == 0, ok.output
     assert "alpha 0.01" in ok.output and ">= 5 negatives" in ok.output  # the rule is stated
+
+
+def test_min_volume_precedence(con):
+    """IssueParams.min_volume wins; else the rebuild's minimum sample; else the default 30."""
+    from opinion.insights.issues import detect
+
+    for d in range(10, 17):
+        day(con, "S", f"2015-02-{d}", {"baggage": (5, 5), "other": (0, 10)})  # 20 a day
+    assert detect(con, IssueParams()) == []  # 20 < 30: no comparable window
+    assert detect(con, IssueParams(), 20)  # the minimum sample lowered to 20
+    assert detect(con, IssueParams(min_volume=25), 20) == []  # explicit setting wins
