@@ -71,14 +71,14 @@ def coloured(attrs: dict) -> bool:
     return bool(classes & {"pos", "neg"}) or fill in (POS.lower(), NEG.lower())
 
 
-def assert_min_sample_rule(html: str) -> int:
+def assert_min_sample_rule(html: str, minimum: int = MIN) -> int:
     """No coloured number, quadrant point or fix-first entry below the minimum sample; every
     coloured number carries its n. Returns how many thin (greyed) numbers the page shows."""
     thin = 0
     for tag, attrs, text in elements(html):
         n = attrs.get("data-n")
         has_number = bool(re.search(r"\d", text))
-        if n is not None and int(n) < MIN:
+        if n is not None and int(n) < minimum:
             thin += 1
             assert not coloured(attrs), (tag, attrs, text)
             assert "thin" in (attrs.get("class") or "") or tag in ("circle", "rect", "span", "li")
@@ -105,6 +105,21 @@ def test_no_coloured_or_ranked_number_below_the_minimum_sample(client, route, qu
         rows = re.findall(r"<tr.*?</tr>", table, re.S)[1:]
         flags = ["insufficient data" in row for row in rows]
         assert flags == sorted(flags)
+
+
+def test_min_sample_rule_on_the_demo_sized_warehouse(demo_warehouse):
+    """The whole demo corpus: every route for Delta and for a 1-day period of every brand."""
+    demo = TestClient(create_app(Settings.from_env(warehouse=demo_warehouse)))
+    brands = [b for (b,) in sql(demo_warehouse, "SELECT DISTINCT brand FROM agg_daily")]
+    ((minimum,),) = sql(demo_warehouse, "SELECT min_mentions FROM v_min_mentions")
+    queries = [{"brand": "Delta"}] + [{"brand": b, "days": "1"} for b in brands]
+    thin = 0
+    for query in queries:
+        for route in ROUTES:
+            r = demo.get(route, params=query)
+            assert r.status_code == 200
+            thin += assert_min_sample_rule(r.text, minimum)
+    assert thin > 0
 
 
 def test_thin_headline_is_grey_with_its_n(client, ui_warehouse):
