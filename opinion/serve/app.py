@@ -212,6 +212,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings.from_env()
     snapshot = Snapshot(settings.warehouse)
     env = templates()
+    cached: dict = {}  # the catalog of the current snapshot: it changes only when one is published
+
+    def catalog(cur) -> filters.Catalog:
+        key = snapshot._key  # set when the cursor was opened; a new snapshot has a new key
+        if cached.get("key") != key or key is None:
+            cached.update(key=key, catalog=queries.catalog(cur))
+        return cached["catalog"]
 
     def render(name: str, ctx: dict, status: int = 200) -> HTMLResponse:
         html = env.get_template(name).render(**ctx)
@@ -222,7 +229,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             started = time.perf_counter()
             try:
                 with snapshot.cursor() as cur:
-                    cat = queries.catalog(cur)
+                    cat = catalog(cur)
                     default = cat.brands[0] if cat.brands else None
                     f = filters.parse(request.query_params, cat, default_brand=default)
                     ctx = build_context(cur, settings, page, f, cat)
@@ -247,7 +254,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         """The verbatims of the current filter as CSV (formula prefixes neutralised)."""
         try:
             with snapshot.cursor() as cur:
-                cat = queries.catalog(cur)
+                cat = catalog(cur)
                 default = cat.brands[0] if cat.brands else None
                 f = filters.parse(request.query_params, cat, default_brand=default)
                 buf = io.StringIO()
