@@ -220,6 +220,8 @@ def parse(params, catalog: Catalog, default_brand: str | None = None) -> Filters
         sort = "newest"
     since = _moment(params.get("since"), "since", problems)
     until = _moment(params.get("until"), "until", problems)
+    if (since or until) and not (since and until and since < until):
+        problems.append("Ignored since/until (both are needed, since before until).")
     if not (since and until and since < until):
         since = until = None
     if since and not (start or end):
