@@ -125,7 +125,9 @@ def build_context(cur, settings: Settings, page: str, f: filters.Filters, cat, l
         solid = [c for c in points if c.sufficient]
         average = stats.wilson(sum(c.positive for c in solid), sum(c.negative for c in solid))[0]
         ctx["average"] = average
-        ctx["map_chart"] = charts.quadrant(points, mark, average) if points else None
+        scored = [c for c in points if c.score is not None]
+        # one point has nothing to be compared with: no quadrant, say so instead
+        ctx["map_chart"] = charts.quadrant(points, mark, average) if len(scored) > 1 else None
         split = 1 / len([c for c in points if c.score is not None] or [1])
         ctx["importance_split"] = split
         ctx["fix_first"] = sorted(

@@ -159,9 +159,13 @@ def test_keep_doing_is_never_net_negative(client):
 
 
 def test_map_axis_never_beyond_100_percent(client):
+    for query in ({"brand": "United"}, {"brand": "United", "category": "baggage"}):
+        r = client.get("/map", params=query)
+        ticks = [int(t) for t in re.findall(r'class="tick">(\d+)%</text>', r.text)]
+        assert ticks and max(ticks) <= 100
+    # a single category has nothing to be placed against: no one-point chart, a message
     r = client.get("/map", params={"brand": "United", "touchpoint": "baggage"})
-    ticks = [int(t) for t in re.findall(r'class="tick">(\d+)%</text>', r.text)]
-    assert ticks and max(ticks) <= 100
+    assert 'id="one-point"' in r.text and "Importance × satisfaction map" not in r.text
 
 
 def test_signed_never_prints_minus_zero():
