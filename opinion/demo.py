@@ -108,11 +108,13 @@ def _load_line(report) -> str:
 
 SUMMARY_SQL = """
 WITH p AS (
-    SELECT brand, count(*) AS posts,
-           100.0 * (count(*) FILTER (WHERE sentiment = 'positive')
-                    - count(*) FILTER (WHERE sentiment = 'negative'))
-               / nullif(count(*) FILTER (WHERE sentiment IS NOT NULL), 0) AS net_sentiment
+    SELECT brand, count(*) AS posts
     FROM posts WHERE brand IS NOT NULL AND dup_of IS NULL GROUP BY brand
+), net AS (  -- net sentiment per aspect mention, as on the dashboard (insights/stats.py)
+    SELECT brand, net_sentiment(count(*) FILTER (WHERE polarity = 'positive'),
+                                count(*) FILTER (WHERE polarity = 'negative'),
+                                count(*)) AS net_sentiment
+    FROM v_verbatims GROUP BY brand
 ), m AS (
     SELECT p.brand, m.aspect, m.polarity, count(*) AS n
     FROM mentions m JOIN posts p USING (post_id)
@@ -122,7 +124,7 @@ WITH p AS (
     FROM m WHERE polarity IN ('positive', 'negative')
 )
 SELECT p.brand, p.posts, coalesce((SELECT sum(n) FROM m WHERE m.brand = p.brand), 0),
-       round(p.net_sentiment, 1),
+       round((SELECT net_sentiment FROM net WHERE net.brand = p.brand), 1),
        (SELECT string_agg(aspect || ' (' || n || ')', ', ' ORDER BY r) FROM ranked
          WHERE ranked.brand = p.brand AND polarity = 'positive' AND r <= 3),
        (SELECT string_agg(aspect || ' (' || n || ')', ', ' ORDER BY r) FROM ranked
@@ -151,4 +153,5 @@ def format_summary(rows: list[dict]) -> str:
             f"+ {r['top_positive'] or '-'}"
         )
         lines.append(f"{'':<41}  - {r['top_negative'] or '-'}")
+    lines.append("net = net sentiment per aspect mention, 100 × (pos − neg) / mentions (dashboard)")
     return "\n".join(lines)

@@ -1,5 +1,9 @@
-"""Experience intelligence over the published warehouse: emerging-issue alerts and helpers.
+"""Experience intelligence over the published warehouse: emerging-issue alerts and the shared
+definitions of the manager's numbers.
 
-The metrics themselves are SQL views (`opinion/warehouse/schema/0002_insights.sql`) rebuilt by
-`opinion.warehouse.aggregates.rebuild`; this package reads them for people and schedulers.
+* `stats` — the minimum-sample rule, net sentiment (per mention), Wilson interval and the
+  period-change test: one place, used by every page, chart and report;
+* `issues` — the emerging-issue computation (comparable-coverage baselines, rate test,
+  persistence, bounded horizon), run by `opinion.warehouse.aggregates.rebuild`;
+* `alerts` — `opinion alerts`: reads `v_emerging_issues` for people and schedulers.
 """

@@ -22,6 +22,11 @@ def emerging_issues(settings: Settings, brand: str | None = None) -> list[dict]:
         raise FileNotFoundError(f"no published warehouse at {path}; run `opinion load` first")
     con = connect(path, read_only=True)
     try:
+        if brand is not None:
+            known = [b for (b,) in con.execute("SELECT DISTINCT brand FROM agg_daily").fetchall()]
+            if brand not in known:
+                names = ", ".join(sorted(known)) or "none loaded"
+                raise ValueError(f"unknown brand {brand!r} (known: {names})")
         sql = (
             f"SELECT {', '.join(COLUMNS)} FROM v_emerging_issues "
             "WHERE ? IS NULL OR brand = ? "
@@ -35,10 +40,18 @@ def emerging_issues(settings: Settings, brand: str | None = None) -> list[dict]:
     return rows
 
 
+RULE = (
+    "test: the category's negatives per mention of the brand's other categories in the latest "
+    "24 h against >= 3 earlier windows of comparable brand volume; exact rate test, alpha "
+    "0.01, >= 5 negatives, count above the baseline mean; alert when significant 2 windows "
+    "running or p < 1e-4"
+)
+
+
 def format_issues(rows: list[dict]) -> str:
-    """A plain-text table, one issue a line."""
+    """A plain-text table, one issue a line, and the rule that raised them."""
     if not rows:
-        return "no emerging issues in the latest window"
+        return f"no emerging issues in the latest window\n{RULE}"
     head = f"{'brand':<16} {'touchpoint':<18} {'category':<18} {'neg':>5} {'base':>6} "
     head += f"{'z':>6} {'p':>9} {'sev':>3} {'run':>3}  window"
     lines = [head]
@@ -49,4 +62,5 @@ def format_issues(rows: list[dict]) -> str:
             f"{r['severity']:>3} {r['persistence']:>3}  "
             f"{r['window_start']:%Y-%m-%d %H:%M} → {r['window_end']:%Y-%m-%d %H:%M} UTC"
         )
+    lines.append(RULE)
     return "\n".join(lines)

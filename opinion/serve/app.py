@@ -9,8 +9,11 @@ state; unexpected errors become a generic page that reveals nothing.
 
 from __future__ import annotations
 
+import csv
+import io
 import logging
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -21,6 +24,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from opinion.config import Settings
+from opinion.insights import stats
 from opinion.serve import charts, filters, queries
 from opinion.serve.db import Snapshot, WarehouseMissing
 
@@ -47,14 +51,35 @@ def templates() -> Environment:
         lstrip_blocks=True,
     )
     env.filters["pct"] = lambda v: "–" if v is None else f"{v:.0%}"
-    env.filters["signed"] = lambda v: "–" if v is None else f"{v:+.0f}"
+    env.filters["signed"] = stats.signed
     env.filters["human"] = charts.human
     env.globals["charts"] = charts
     return env
 
 
+def drill_down(cur, f: filters.Filters, cat, scores=None) -> dict | None:
+    """The next level below the current scope: touchpoints → categories → aspects."""
+    if f.brand is None or f.unknown or f.start is None:
+        return None
+    unscoped = replace(f, touchpoint=None, category=None)
+    if f.category:
+        rows = queries.aspects(cur, f, cat.min_mentions)
+        return {"level": "aspects", "scope": charts.human(f.category), "next": None,
+                "rows": rows, "open": True}  # fmt: skip
+    if f.touchpoint:
+        rows = queries.categories(cur, f, cat.min_mentions)
+        return {"level": "categories", "scope": charts.human(f.touchpoint),
+                "next": "category", "rows": rows, "open": True}  # fmt: skip
+    if scores is None:
+        _, scores = queries.scorecard(cur, unscoped, cat.min_mentions)
+    return {"level": "touchpoints", "scope": f.brand, "next": "touchpoint", "rows": scores,
+            "open": False}  # fmt: skip
+
+
 def build_context(cur, settings: Settings, page: str, f: filters.Filters, cat, link=True):
     """Everything a page (or the report, `link=False`) shows, computed from the snapshot."""
+    if page != "verbatims" and f.aspect:
+        f = replace(f, aspect=None)  # aspects exist only at mention level: verbatims
 
     def verb(**kw) -> str | None:
         if not link:
@@ -62,53 +87,69 @@ def build_context(cur, settings: Settings, page: str, f: filters.Filters, cat, l
         kw.setdefault("page", 1)
         return "/verbatims?" + f.query(**kw)
 
+    minimum = cat.min_mentions
     ctx: dict = {
         "f": f,
         "catalog": cat,
         "page": page,
         "pages": PAGES,
         "verb": verb,
-        "min_mentions": cat.min_mentions,
+        "min_mentions": minimum,
+        "sufficient": lambda n: stats.sufficient(n, minimum),
+        "previous": queries.previous_period(f),
+        "drill": None,
+        "map_level": "category",
+        "importance_split": None,
+        "average": None,
     }
     if f.brand is None or f.unknown and page != "verbatims":
         return ctx
     if page in ("overview", "report"):
-        total, rows = queries.scorecard(cur, f, cat.min_mentions)
+        total, rows = queries.scorecard(cur, f, minimum)
         ctx["total"], ctx["scores"] = total, rows
         ctx["net_chart"] = charts.net_bars(
-            rows, lambda r: verb(touchpoint=r.label, category=None), "Net sentiment by touchpoint"
+            rows, lambda r: verb(touchpoint=r.label), "Net sentiment by touchpoint"
         )
         comp = queries.competitors(cur, f.brand, cat.brands)
         ctx["sov"] = queries.share_of_voice(cur, f, comp)
         ctx["sov_chart"] = charts.share_bars(ctx["sov"], f.brand) if ctx["sov"] else None
         ctx["alerts"] = queries.alerts(cur, f)[:5]
     if page in ("map", "report"):
-        cats = queries.categories(cur, f, cat.min_mentions)
-        ctx["categories"] = cats
-        overall = queries.wilson(sum(c.positive for c in cats), sum(c.negative for c in cats))[0]
-        ctx["map_chart"] = (
-            charts.quadrant(cats, lambda r: verb(category=r.label), overall) if cats else None
-        )
-        ctx["fix_first"] = [
-            c
-            for c in cats
-            if c.score is not None
-            and c.importance
-            and c.importance >= 1 / len(cats)
-            and overall is not None
-            and c.score < overall
-        ]
+        if f.category and page == "map":
+            points, level = queries.aspects(cur, f, minimum), "aspect"
+            mark = lambda r: verb(aspect=r.label)  # noqa: E731
+        else:
+            points, level = queries.categories(cur, f, minimum), "category"
+            mark = lambda r: verb(category=r.label)  # noqa: E731
+        ctx["categories"], ctx["map_level"] = points, level
+        solid = [c for c in points if c.sufficient]
+        average = stats.wilson(sum(c.positive for c in solid), sum(c.negative for c in solid))[0]
+        ctx["average"] = average
+        scored = [c for c in points if c.score is not None]
+        # one point has nothing to be compared with: no quadrant, say so instead
+        ctx["map_chart"] = charts.quadrant(points, mark, average) if len(scored) > 1 else None
+        split = 1 / len([c for c in points if c.score is not None] or [1])
+        ctx["importance_split"] = split
+        ctx["fix_first"] = sorted(
+            (
+                c
+                for c in solid
+                if c.score is not None and c.importance is not None
+                and c.importance >= split and c.score < charts.Y_SPLIT
+            ),
+            key=lambda c: -c.negative,
+        )  # fmt: skip
     if page in ("competitors", "report"):
         comp = queries.competitors(cur, f.brand, cat.brands)
         ctx["competitor_names"] = comp
-        bms = queries.benchmark(cur, f, comp, cat.min_mentions)
+        bms = queries.benchmark(cur, f, comp, minimum)
         ctx["benchmarks"] = [
             (
                 bm,
                 charts.benchmark_rows(
                     ([bm.brand] if bm.brand else [])
                     + ([bm.pooled] if bm.pooled else [])
-                    + sorted(bm.competitors, key=lambda s: -(s.score or 0)),
+                    + bm.competitors,
                     f.brand,
                     lambda s, tp=bm.touchpoint: (
                         verb(brand=s.brand, touchpoint=tp, category=None) if s.brand else None
@@ -132,21 +173,25 @@ def build_context(cur, settings: Settings, page: str, f: filters.Filters, cat, l
             series,
             lambda tp, p: verb(
                 touchpoint=tp,
-                category=None,
                 days=None,
                 start=p.period_start,
                 end=_period_end(p.period_start, f.grain, f.end),
             ),
             alert_days,
-            cat.min_mentions,
+            minimum,
+            cat.touchpoints,
         )
     if page == "verbatims":
         total, rows = queries.verbatims(cur, f)
         ctx["total"], ctx["verbatims"] = total, rows
+        ctx["mention_total"] = queries.verbatim_counts(cur, f)[1] if total else 0
         ctx["per_page"] = queries.VERBATIMS_PER_PAGE
+        ctx["csv_url"] = "/verbatims.csv?" + f.query(page=1)
     if page == "report":
         ctx["top_negative"] = queries.top_verbatims(cur, f, "negative")
         ctx["top_positive"] = queries.top_verbatims(cur, f, "positive")
+    if link:
+        ctx["drill"] = drill_down(cur, f, cat, ctx.get("scores") if not f.category else None)
     return ctx
 
 
@@ -169,6 +214,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings.from_env()
     snapshot = Snapshot(settings.warehouse)
     env = templates()
+    cached: dict = {}  # the catalog of the current snapshot: it changes only when one is published
+
+    def catalog(cur) -> filters.Catalog:
+        key = snapshot._key  # set when the cursor was opened; a new snapshot has a new key
+        if cached.get("key") != key or key is None:
+            cached.update(key=key, catalog=queries.catalog(cur))
+        return cached["catalog"]
 
     def render(name: str, ctx: dict, status: int = 200) -> HTMLResponse:
         html = env.get_template(name).render(**ctx)
@@ -179,7 +231,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             started = time.perf_counter()
             try:
                 with snapshot.cursor() as cur:
-                    cat = queries.catalog(cur)
+                    cat = catalog(cur)
                     default = cat.brands[0] if cat.brands else None
                     f = filters.parse(request.query_params, cat, default_brand=default)
                     ctx = build_context(cur, settings, page, f, cat)
@@ -199,6 +251,23 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
         handler.__name__ = f"page_{page}"
         return handler
+
+    def export_csv(request: Request) -> Response:
+        """The verbatims of the current filter as CSV (formula prefixes neutralised)."""
+        try:
+            with snapshot.cursor() as cur:
+                cat = catalog(cur)
+                default = cat.brands[0] if cat.brands else None
+                f = filters.parse(request.query_params, cat, default_brand=default)
+                buf = io.StringIO()
+                writer = csv.writer(buf)
+                for row in queries.export_rows(cur, f):
+                    writer.writerow(row)
+        except WarehouseMissing:
+            return PlainTextResponse("no published warehouse yet", 503, headers=_headers())
+        name = "verbatims-" + "".join(ch for ch in (f.brand or "none") if ch.isalnum()) + ".csv"
+        headers = {**_headers(), "Content-Disposition": f'attachment; filename="{name}"'}
+        return Response(buf.getvalue(), media_type="text/csv; charset=utf-8", headers=headers)
 
     async def healthz(request: Request) -> Response:
         return PlainTextResponse("ok")
@@ -223,6 +292,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     routes = [Route(path, page_handler(name)) for name, path, _ in PAGES]
     routes += [
+        Route("/verbatims.csv", export_csv),
         Route("/healthz", healthz),
         Route("/favicon.ico", favicon),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),

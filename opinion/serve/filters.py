@@ -8,12 +8,13 @@ brand / touchpoint / category must also be one of the values present in the ware
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from urllib.parse import urlencode
 
 MAX_LEN = 200  # longer than any real brand/touchpoint/category name; longer input is refused
 POLARITIES = ("positive", "negative", "neutral")
 GRAINS = ("day", "week")
+SORTS = ("newest", "negative", "engaged")  # verbatims: newest, most negative, most engaged
 MAX_DAYS = 3660
 MAX_PAGE = 1000
 
@@ -28,6 +29,15 @@ class Catalog:
     first_day: date | None = None
     last_day: date | None = None
     min_mentions: int = 30  # the views' minimum sample (v_min_mentions)
+    tree: tuple[tuple[str, str], ...] = ()  # (touchpoint, category) pairs, for the drill-down
+    newest_post: datetime | None = None  # data freshness: newest eligible post
+    last_load: datetime | None = None  # ... and the last load that published
+
+    def categories_of(self, touchpoint: str | None) -> tuple[str, ...]:
+        """The categories under a touchpoint (all of them without one)."""
+        if touchpoint is None:
+            return self.categories
+        return tuple(sorted({c for t, c in self.tree if t == touchpoint}))
 
 
 @dataclass(frozen=True)
@@ -41,6 +51,11 @@ class Filters:
     grain: str = "day"
     page: int = 1
     days: int | None = None
+    aspect: str | None = None  # drill-down below category (bound as text, never whitelisted)
+    q: str | None = None  # verbatims text search
+    sort: str = "newest"
+    since: datetime | None = None  # an exact time window (an alert's), exclusive
+    until: datetime | None = None  # ... inclusive
     problems: tuple[str, ...] = field(default=())  # messages for the user, already safe text
     unknown: bool = False  # a filter named a value the warehouse does not have: show nothing
 
@@ -48,10 +63,15 @@ class Filters:
         """The query string for these filters (with overrides), for links between pages."""
         f = replace(self, **override)  # type: ignore[arg-type]
         params: list[tuple[str, str]] = []
-        for key in ("brand", "touchpoint", "category", "polarity"):
+        for key in ("brand", "touchpoint", "category", "aspect", "polarity", "q"):
             value = getattr(f, key)
             if value:
                 params.append((key, value))
+        if f.since and f.until:
+            params.append(("since", f.since.isoformat()))
+            params.append(("until", f.until.isoformat()))
+        if f.sort != "newest":
+            params.append(("sort", f.sort))
         if f.days:
             params.append(("days", str(f.days)))
         else:
@@ -107,6 +127,35 @@ def _date(raw: str | None, what: str, problems: list[str]) -> date | None:
     return None
 
 
+def _moment(raw: str | None, what: str, problems: list[str]) -> datetime | None:
+    if raw is None or raw == "":
+        return None
+    if len(raw) <= 40:
+        try:
+            value = datetime.fromisoformat(raw)
+            return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+        except ValueError:
+            pass
+    problems.append(f"Ignored {what} “{_short(raw)}” (expected an ISO timestamp).")
+    return None
+
+
+def _text(raw: str | None, what: str, problems: list[str]) -> str | None:
+    if raw is None or raw.strip() == "":
+        return None
+    if len(raw) > MAX_LEN:
+        problems.append(f"Ignored {what} (longer than {MAX_LEN} characters).")
+        return None
+    return "".join(ch for ch in raw if ch.isprintable()).strip() or None
+
+
+def outside(catalog: Catalog, start: date | None, end: date | None) -> bool:
+    """The period misses the loaded data entirely."""
+    if catalog.first_day is None or start is None or end is None:
+        return False
+    return end < catalog.first_day or start > catalog.last_day
+
+
 def parse_period(text: str) -> tuple[date, date]:
     """`FROM:TO` (ISO dates, either side may be empty) for the CLI; ValueError when bad."""
     if ":" not in text:
@@ -134,6 +183,8 @@ def resolve_period(
     if days:
         end = catalog.last_day if end is None else end
         start = end - timedelta(days=days - 1)
+    if outside(catalog, start, end):
+        return start, end  # keep what was asked for: the pages say it holds no data
     start = catalog.first_day if start is None or start < catalog.first_day else start
     end = catalog.last_day if end is None or end > catalog.last_day else end
     return start, end
@@ -159,6 +210,27 @@ def parse(params, catalog: Catalog, default_brand: str | None = None) -> Filters
         start = end = None
     if brand is None and not u1:
         brand = default_brand
+    if touchpoint and category and category not in catalog.categories_of(touchpoint):
+        category = None  # the touchpoint was changed: its new categories apply
+    aspect = _text(params.get("aspect"), "aspect", problems)
+    q = _text(params.get("q"), "search", problems)
+    sort = params.get("sort") or "newest"
+    if sort not in SORTS:
+        problems.append(f"Ignored sort “{_short(sort)}” (newest, negative or engaged).")
+        sort = "newest"
+    since = _moment(params.get("since"), "since", problems)
+    until = _moment(params.get("until"), "until", problems)
+    if (since or until) and not (since and until and since < until):
+        problems.append("Ignored since/until (both are needed, since before until).")
+    if not (since and until and since < until):
+        since = until = None
+    if since and not (start or end):
+        start, end = since.astimezone(UTC).date(), until.astimezone(UTC).date()
+    if start and end and outside(catalog, start, end):
+        problems.append(
+            f"No data between {start} and {end}: the warehouse holds "
+            f"{catalog.first_day} to {catalog.last_day}."
+        )
     start, end = resolve_period(catalog, start, end, days if not (start or end) else None)
     return Filters(
         brand=brand,
@@ -170,6 +242,11 @@ def parse(params, catalog: Catalog, default_brand: str | None = None) -> Filters
         grain=grain,
         page=page,
         days=days if days and not params.get("from") and not params.get("to") else None,
+        aspect=aspect,
+        q=q,
+        sort=sort,
+        since=since,
+        until=until,
         problems=tuple(problems),
         unknown=u1 or u2 or u3 or u4,
     )

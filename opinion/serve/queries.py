@@ -14,34 +14,20 @@ string and filters are bound with `?`.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
-from datetime import date, timedelta
+from dataclasses import replace as _replace
+from datetime import date, datetime, timedelta
 
 import duckdb
 
+from opinion.insights.stats import MIN_MENTIONS, net_change, net_sentiment, sufficient, wilson
 from opinion.serve.filters import Catalog, Filters
 
-Z95 = 1.959963984540054
-DEFAULT_MIN_MENTIONS = 30  # when the warehouse has no v_min_mentions
+DEFAULT_MIN_MENTIONS = MIN_MENTIONS  # when the warehouse has no v_min_mentions
 TREND_POINTS = 5.0  # net-sentiment change (points) that counts as up / down
 VERBATIMS_PER_PAGE = 50
-
-
-def wilson(positive: int, negative: int) -> tuple[float | None, float | None, float | None]:
-    """(score, low, high): positive share of opinions with its Wilson 95 % interval."""
-    n = positive + negative
-    if n <= 0:
-        return None, None, None
-    p = positive / n
-    z2 = Z95 * Z95
-    centre = (p + z2 / (2 * n)) / (1 + z2 / n)
-    half = Z95 * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / (1 + z2 / n)
-    return p, max(0.0, centre - half), min(1.0, centre + half)
-
-
-def net_sentiment(positive: int, negative: int, mentions: int) -> float | None:
-    return 100.0 * (positive - negative) / mentions if mentions else None
+EXPORT_LIMIT = 10_000  # posts in one CSV export
+__all__ = ["net_sentiment", "wilson"]  # re-exported: the one definition (opinion.insights.stats)
 
 
 @dataclass
@@ -59,6 +45,19 @@ class Score:
     brand: str | None = None
     touchpoint: str | None = None
     category: str | None = None
+    previous: Score | None = None  # the same scope in the period just before
+
+    @property
+    def change(self) -> tuple[float | None, float | None, bool]:
+        """(net-sentiment change vs the previous period, z, beyond chance)."""
+        if self.previous is None:
+            return None, None, False
+        p = self.previous
+        return net_change(
+            (self.positive, self.negative, self.mentions),
+            (p.positive, p.negative, p.mentions),
+            self.min_mentions,
+        )
 
     @property
     def net(self) -> float | None:
@@ -78,7 +77,8 @@ class Score:
 
     @property
     def sufficient(self) -> bool:
-        return self.mentions >= self.min_mentions and (self.positive + self.negative) > 0
+        """The minimum-sample rule (opinion.insights.stats.sufficient)."""
+        return sufficient(self.mentions, self.min_mentions)
 
     @property
     def arrow(self) -> str:
@@ -103,7 +103,8 @@ def catalog(cur) -> Catalog:
         SELECT list(DISTINCT brand ORDER BY brand) FILTER (WHERE brand IS NOT NULL),
                list(DISTINCT touchpoint ORDER BY touchpoint) FILTER (WHERE touchpoint IS NOT NULL),
                list(DISTINCT category ORDER BY category) FILTER (WHERE category IS NOT NULL),
-               min(day), max(day)
+               min(day), max(day),
+               list(DISTINCT [touchpoint, category]) FILTER (WHERE category IS NOT NULL)
         FROM agg_daily
         """
     ).fetchone()
@@ -118,7 +119,29 @@ def catalog(cur) -> Catalog:
         row[3],
         row[4],
         int(minimum or DEFAULT_MIN_MENTIONS),
+        tuple(sorted((t, c) for t, c in (row[5] or ()))),
+        *freshness(cur),
     )
+
+
+def freshness(cur) -> tuple[datetime | None, datetime | None]:
+    """(newest eligible post, last load): the data-freshness line on every page."""
+    newest = cur.execute(
+        "SELECT max(created_at) FROM posts WHERE dup_of IS NULL AND brand IS NOT NULL "
+        "AND coalesce(spam_score, 0) < 0.5"
+    ).fetchone()[0]
+    loads = []
+    for sql in (
+        "SELECT max(loaded_at) FROM posts",
+        "SELECT max(loaded_at) FROM loaded_partitions",
+    ):
+        try:
+            value = cur.execute(sql).fetchone()[0]
+        except duckdb.Error:
+            value = None
+        if value is not None:
+            loads.append(value)
+    return newest, (max(loads) if loads else None)
 
 
 def competitors(cur, brand: str, available: tuple[str, ...]) -> list[str]:
@@ -139,7 +162,7 @@ def _mid(start: date, end: date) -> date:
 
 
 def _trend(minimum: int, m1, p1, n1, m2, p2, n2) -> float | None:
-    if (m1 or 0) < minimum or (m2 or 0) < minimum:
+    if not (sufficient(m1, minimum) and sufficient(m2, minimum)):
         return None
     return net_sentiment(p2, n2, m2) - net_sentiment(p1, n1, m1)
 
@@ -156,6 +179,7 @@ SELECT {key} AS label,
 FROM agg_daily
 WHERE brand = $brand AND day BETWEEN $start AND $end
   AND ($touchpoint IS NULL OR touchpoint = $touchpoint)
+  AND ($category IS NULL OR category = $category)
 GROUP BY {group}
 ORDER BY 2 DESC, 1
 """
@@ -165,7 +189,15 @@ _SCORE_TOTAL = _SCORE_SQL.format(key="'All touchpoints'", group="ALL")
 _SCORE_BY_CATEGORY = _SCORE_SQL.format(key="category", group="category")
 
 
-def _scores(cur, sql: str, f: Filters, minimum: int, touchpoint: str | None = None):
+def previous_period(f: Filters) -> tuple[date, date] | None:
+    """The period of the same length just before the chosen one ("vs previous period")."""
+    if f.start is None or f.end is None:
+        return None
+    length = (f.end - f.start).days + 1
+    return f.start - timedelta(days=length), f.start - timedelta(days=1)
+
+
+def _scores(cur, sql: str, f: Filters, minimum: int, touchpoint=None, category=None, compare=True):
     brand, start, end = f.brand, f.start, f.end
     params = {
         "brand": brand,
@@ -173,6 +205,7 @@ def _scores(cur, sql: str, f: Filters, minimum: int, touchpoint: str | None = No
         "end": end,
         "mid": _mid(start, end),
         "touchpoint": touchpoint,
+        "category": category,
     }
     out = []
     for r in cur.execute(sql, params).fetchall():
@@ -190,31 +223,76 @@ def _scores(cur, sql: str, f: Filters, minimum: int, touchpoint: str | None = No
                 brand=brand,
             )
         )
+    prev = previous_period(f) if compare else None
+    if prev:
+        before = {
+            s.label: s
+            for s in _scores(
+                cur, sql, _replace(f, start=prev[0], end=prev[1]), minimum, touchpoint, category,
+                compare=False,
+            )
+        }  # fmt: skip
+        for s in out:
+            s.previous = before.get(s.label) or Score(s.label, 0, 0, 0, 0, min_mentions=minimum)
     return out
 
 
 def scorecard(cur, f: Filters, minimum: int) -> tuple[Score | None, list[Score]]:
-    """(brand total, one Score per touchpoint) for the period."""
+    """(brand total, one Score per touchpoint) for the period (and category, when chosen),
+    each with the previous period's Score for comparison."""
     if not f.brand or f.start is None:
         return None, []
-    total = _scores(cur, _SCORE_TOTAL, f, minimum)
-    rows = _scores(cur, _SCORE_BY_TOUCHPOINT, f, minimum)
+    total = _scores(cur, _SCORE_TOTAL, f, minimum, f.touchpoint, f.category)
+    rows = _scores(cur, _SCORE_BY_TOUCHPOINT, f, minimum, f.touchpoint, f.category)
     for r in rows:
         r.touchpoint = r.label
-    return (total[0] if total else None), rows
+    return (total[0] if total else None), ranked(rows)
+
+
+def ranked(rows: list[Score]) -> list[Score]:
+    """Rows with enough mentions first (by mentions), then the rest: a number below the
+    minimum sample is never ranked among the others."""
+    return sorted(rows, key=lambda r: (not r.sufficient, -r.mentions, str(r.label)))
 
 
 def categories(cur, f: Filters, minimum: int) -> list[Score]:
     """One Score per category (importance = share of the brand's mentions in the scope)."""
     if not f.brand or f.start is None:
         return []
-    rows = _scores(cur, _SCORE_BY_CATEGORY, f, minimum, f.touchpoint)
+    rows = _scores(cur, _SCORE_BY_CATEGORY, f, minimum, f.touchpoint, compare=False)
     total = sum(r.mentions for r in rows)
     for r in rows:
         r.category = r.label
         r.touchpoint = f.touchpoint
         r.importance = r.mentions / total if total else None
-    return rows
+    return ranked(rows)
+
+
+def aspects(cur, f: Filters, minimum: int, limit: int = 40) -> list[Score]:
+    """One Score per aspect within the chosen category (the level below category)."""
+    if not f.brand or f.start is None or not f.category:
+        return []
+    rows = cur.execute(
+        """
+        SELECT aspect, count(*)::BIGINT,
+               count(*) FILTER (WHERE polarity = 'positive')::BIGINT,
+               count(*) FILTER (WHERE polarity = 'negative')::BIGINT,
+               count(*) FILTER (WHERE polarity = 'neutral')::BIGINT
+        FROM v_verbatims
+        WHERE brand = $brand AND day BETWEEN $start AND $end AND category = $category
+          AND ($touchpoint IS NULL OR touchpoint = $touchpoint) AND aspect IS NOT NULL
+        GROUP BY aspect ORDER BY 2 DESC, 1 LIMIT $limit
+        """,
+        {"brand": f.brand, "start": f.start, "end": f.end, "category": f.category,
+         "touchpoint": f.touchpoint, "limit": limit},
+    ).fetchall()  # fmt: skip
+    total = sum(r[1] for r in rows)
+    out = []
+    for a, m, p, n, u in rows:
+        s = Score(a, m, p, n, u, min_mentions=minimum, brand=f.brand, category=f.category)
+        s.importance = m / total if total else None
+        out.append(s)
+    return ranked(out)
 
 
 @dataclass
@@ -254,9 +332,17 @@ def benchmark(cur, f: Filters, competitors: list[str], minimum: int) -> list[Ben
                sum(negative)::BIGINT, sum(neutral)::BIGINT
         FROM agg_daily
         WHERE list_contains($brands, brand) AND day BETWEEN $start AND $end
+          AND ($touchpoint IS NULL OR touchpoint = $touchpoint)
+          AND ($category IS NULL OR category = $category)
         GROUP BY ALL ORDER BY touchpoint, brand
         """,
-        {"brands": [f.brand, *competitors], "start": f.start, "end": f.end},
+        {
+            "brands": [f.brand, *competitors],
+            "start": f.start,
+            "end": f.end,
+            "touchpoint": f.touchpoint,
+            "category": f.category,
+        },  # fmt: skip
     ).fetchall()
     by_tp: dict[str, Benchmark] = {}
     for tp, brand, m, p, n, u in rows:
@@ -277,7 +363,14 @@ def benchmark(cur, f: Filters, competitors: list[str], minimum: int) -> list[Ben
                 min_mentions=minimum,
                 touchpoint=bm.touchpoint,
             )
-    order = sorted(by_tp.values(), key=lambda b: -(b.brand.mentions if b.brand else 0))
+    for bm in by_tp.values():  # enough mentions first; thin ones are never ranked by score
+        bm.competitors = sorted(
+            bm.competitors, key=lambda c: (not c.sufficient, -(c.score or 0) if c.sufficient else 0)
+        )
+    order = sorted(
+        by_tp.values(),
+        key=lambda b: (not b.sufficient, -(b.brand.mentions if b.brand else 0), b.touchpoint),
+    )
     return order
 
 
@@ -291,9 +384,16 @@ def share_of_voice(cur, f: Filters, brands: list[str]) -> list[tuple[str, int, f
         FROM agg_daily
         WHERE list_contains($brands, brand) AND day BETWEEN $start AND $end
           AND ($touchpoint IS NULL OR touchpoint = $touchpoint)
+          AND ($category IS NULL OR category = $category)
         GROUP BY brand ORDER BY n DESC, brand
         """,
-        {"brands": [f.brand, *brands], "start": f.start, "end": f.end, "touchpoint": f.touchpoint},
+        {
+            "brands": [f.brand, *brands],
+            "start": f.start,
+            "end": f.end,
+            "touchpoint": f.touchpoint,
+            "category": f.category,
+        },  # fmt: skip
     ).fetchall()
     return [(b, n, float(s)) for b, n, s in rows]
 
@@ -318,6 +418,7 @@ _TREND_SQL = {
         FROM agg_daily
         WHERE brand = $brand AND day BETWEEN $start AND $end
           AND ($touchpoint IS NULL OR touchpoint = $touchpoint)
+          AND ($category IS NULL OR category = $category)
         GROUP BY ALL ORDER BY touchpoint, period_start
     """,
     "week": """
@@ -327,6 +428,7 @@ _TREND_SQL = {
         FROM agg_daily
         WHERE brand = $brand AND day BETWEEN $start AND $end
           AND ($touchpoint IS NULL OR touchpoint = $touchpoint)
+          AND ($category IS NULL OR category = $category)
         GROUP BY ALL ORDER BY touchpoint, period_start
     """,
 }
@@ -338,7 +440,13 @@ def trends(cur, f: Filters) -> dict[str, list[Point]]:
         return {}
     rows = cur.execute(
         _TREND_SQL[f.grain],
-        {"brand": f.brand, "start": f.start, "end": f.end, "touchpoint": f.touchpoint},
+        {
+            "brand": f.brand,
+            "start": f.start,
+            "end": f.end,
+            "touchpoint": f.touchpoint,
+            "category": f.category,
+        },  # fmt: skip
     ).fetchall()
     out: dict[str, list[Point]] = {}
     for tp, ps, m, p, n, u in rows:
@@ -359,12 +467,22 @@ class Alert:
     p_value: float | None
     severity: int | None  # 1..10, one step per factor 100 of improbability
     persistence: int | None
+    since: datetime | None = None  # the exact window (exclusive start, inclusive end)
+    until: datetime | None = None
 
     @property
     def level(self) -> str:
         """high / medium / low, for colour: severity >= 4 (p < 1e-6), >= 2 (p < 1e-2), else."""
         s = self.severity or 0
         return "high" if s >= 4 else "medium" if s >= 2 else "low"
+
+    @property
+    def window(self) -> str:
+        return (
+            f"{self.since:%Y-%m-%d %H:%M} – {self.until:%Y-%m-%d %H:%M} UTC"
+            if self.since and self.until
+            else f"{self.window_start} – {self.window_end}"
+        )
 
 
 def alerts(cur, f: Filters) -> list[Alert]:
@@ -379,41 +497,95 @@ def alerts(cur, f: Filters) -> list[Alert]:
             FROM v_emerging_issues
         )
         SELECT brand, touchpoint, category, d0, d1, negatives, baseline_mean, z_score,
-               p_value, TRY_CAST(severity AS INTEGER), persistence
+               p_value, TRY_CAST(severity AS INTEGER), persistence,
+               timezone('UTC', window_start), timezone('UTC', window_end)
         FROM a
         WHERE brand = $brand AND d1 >= $start AND d0 <= $end
           AND ($touchpoint IS NULL OR touchpoint = $touchpoint)
+          AND ($category IS NULL OR category = $category)
         ORDER BY severity DESC NULLS LAST, z_score DESC
         LIMIT 200
         """,
-        {"brand": f.brand, "start": f.start, "end": f.end, "touchpoint": f.touchpoint},
+        {
+            "brand": f.brand,
+            "start": f.start,
+            "end": f.end,
+            "touchpoint": f.touchpoint,
+            "category": f.category,
+        },  # fmt: skip
     ).fetchall()
-    return [Alert(*r) for r in rows]
+    out = []
+    for r in rows:
+        a = Alert(*r[:11])
+        a.since, a.until = (_utc(v) for v in r[11:13])
+        out.append(a)
+    return out
+
+
+def _utc(value):
+    from datetime import UTC
+
+    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
 
 
 @dataclass
-class Verbatim:
+class Mention:
+    """One aspect mention inside a post, for highlighting."""
+
     mention_id: str
-    source: str
-    brand: str
-    touchpoint: str | None
-    category: str | None
     aspect: str | None
     term: str | None
     start: int | None
     end: int | None
     polarity: str | None
-    confidence: float | None
+    category: str | None
+    touchpoint: str | None
+    matched: bool  # this mention satisfies the page's filters (the others are context)
+
+
+@dataclass
+class Post:
+    """One verbatim card: a post with all its aspect mentions."""
+
+    post_id: str
+    source: str
+    brand: str
     text: str
     url: str | None
     created: str
+    engagement: int
+    mentions: list[Mention]
 
-    def parts(self) -> tuple[str, str, str]:
-        """(before, span, after) of the text around the aspect; no span if offsets are off."""
-        text, s, e = self.text or "", self.start, self.end
-        if s is None or e is None or not (0 <= s <= e <= len(text)):
-            return text, "", ""
-        return text[:s], text[s:e], text[e:]
+    @property
+    def polarity(self) -> str:
+        """The card's colour: the net of the polarities of the mentions that matched the
+        filters (all of them without filters), per mention as everywhere."""
+        hits = [m for m in self.mentions if m.matched] or self.mentions
+        pos = sum(m.polarity == "positive" for m in hits)
+        neg = sum(m.polarity == "negative" for m in hits)
+        return "positive" if pos > neg else "negative" if neg > pos else "neutral"
+
+    def parts(self) -> list[tuple[str, Mention | None]]:
+        """The text cut into (piece, mention or None): every aspect span highlighted once;
+        spans with bad or overlapping offsets are left out of the highlighting."""
+        text = self.text or ""
+        spans = sorted(
+            (m for m in self.mentions
+             if m.start is not None and m.end is not None and 0 <= m.start < m.end <= len(text)),
+            key=lambda m: (m.start, -m.end),
+        )  # fmt: skip
+        out: list[tuple[str, Mention | None]] = []
+        pos = 0
+        for m in spans:
+            if m.start < pos:
+                continue  # overlaps the previous span
+            if m.start > pos:
+                out.append((text[pos : m.start], None))
+            out.append((text[m.start : m.end], m))
+            pos = m.end
+        if pos < len(text):
+            out.append((text[pos:], None))
+        return out
 
     @property
     def safe_url(self) -> str | None:
@@ -421,47 +593,157 @@ class Verbatim:
         return u if u.startswith(("https://", "http://")) else None
 
 
-_VERBATIM_WHERE = """
-FROM v_verbatims
-WHERE brand = $brand AND day BETWEEN $start AND $end
-  AND ($touchpoint IS NULL OR touchpoint = $touchpoint)
-  AND ($category IS NULL OR category = $category)
-  AND ($polarity IS NULL OR polarity = $polarity)
+ENGAGEMENT_KEYS = (
+    "retweet_count", "favorite_count", "like_count", "likes", "reply_count", "replies_count",
+    "reblogs_count", "favourites_count", "score", "num_comments", "helpful_votes",
+)  # fmt: skip
+# a constant built from the list above, never from input
+_ENGAGEMENT = " + ".join(
+    f"coalesce(TRY_CAST(json_extract_string(raw, '$.{k}') AS BIGINT), 0)" for k in ENGAGEMENT_KEYS
+)
+_MATCH = """
+    brand = $brand AND day BETWEEN $start AND $end
+    AND ($touchpoint IS NULL OR touchpoint = $touchpoint)
+    AND ($category IS NULL OR category = $category)
+    AND ($aspect IS NULL OR aspect = $aspect)
+    AND ($polarity IS NULL OR polarity = $polarity)
+    AND ($since IS NULL OR created_at > $since) AND ($until IS NULL OR created_at <= $until)
+"""
+_RANK = {  # constants: the sort is whitelisted in filters.SORTS
+    "newest": ("", "h.created_at DESC, h.post_id"),
+    "negative": (
+        """JOIN (SELECT post_id, count(*) FILTER (WHERE polarity = 'negative') AS neg,
+                        (count(*) FILTER (WHERE polarity = 'positive')
+                         - count(*) FILTER (WHERE polarity = 'negative')) / count(*) AS net
+                 FROM mentions WHERE post_id IN (SELECT post_id FROM hit)
+                 GROUP BY post_id) s USING (post_id)""",
+        "s.net, s.neg DESC, h.created_at DESC, h.post_id",
+    ),
+    "engaged": (
+        f"""JOIN (SELECT post_id,
+                         CASE WHEN json_valid(raw) THEN {_ENGAGEMENT} ELSE 0 END AS engagement
+                  FROM posts WHERE post_id IN (SELECT post_id FROM hit)) s USING (post_id)""",
+        "s.engagement DESC, h.created_at DESC, h.post_id",
+    ),
+}
+
+
+def _posts_sql(sort: str) -> str:
+    """One page of posts: rank the matching posts, then build cards for that page only."""
+    join, order = _RANK[sort]
+    return f"""
+WITH hit AS (
+    SELECT post_id, any_value(created_at) AS created_at, list(mention_id) AS matched
+    FROM v_verbatims
+    WHERE {_MATCH} AND ($q IS NULL OR contains(lower(text), lower($q)))
+    GROUP BY post_id
+), ranked AS (
+    SELECT h.post_id, h.matched, row_number() OVER (ORDER BY {order}) AS rk
+    FROM hit h {join}
+), page AS (
+    SELECT * FROM ranked WHERE rk > $offset AND rk <= $offset + $limit
+), card AS (
+    SELECT v.post_id, any_value(v.source) AS source, any_value(v.brand) AS brand,
+           any_value(v.text) AS text, any_value(v.url) AS url,
+           any_value(v.created_at) AS created_at,
+           list(struct_pack(id := v.mention_id, aspect := v.aspect, term := v.term,
+                            s := v.start, e := v."end", polarity := v.polarity,
+                            category := v.category, touchpoint := v.touchpoint)
+                ORDER BY v.start, v.mention_id) AS ms
+    FROM v_verbatims v
+    WHERE v.post_id IN (SELECT post_id FROM page)
+    GROUP BY v.post_id
+)
+SELECT c.post_id, c.source, c.brand, c.text, c.url,
+       strftime(timezone('UTC', c.created_at), '%Y-%m-%d %H:%M UTC'),
+       CASE WHEN json_valid(p.raw) THEN {_ENGAGEMENT} ELSE 0 END AS engagement,
+       c.ms, g.matched
+FROM card c JOIN page g USING (post_id) JOIN posts p USING (post_id)
+ORDER BY g.rk
 """
 
 
-def verbatims(cur, f: Filters, limit: int = VERBATIMS_PER_PAGE) -> tuple[int, list[Verbatim]]:
-    """(total matching, one page of verbatims), newest first."""
-    if not f.brand or f.start is None or f.unknown:
-        return 0, []
-    params = {
+def _verbatim_params(f: Filters) -> dict:
+    return {
         "brand": f.brand,
         "start": f.start,
         "end": f.end,
         "touchpoint": f.touchpoint,
         "category": f.category,
+        "aspect": f.aspect,
         "polarity": f.polarity,
+        "since": f.since,
+        "until": f.until,
+        "q": f.q,
     }
-    total = cur.execute("SELECT count(*) " + _VERBATIM_WHERE, params).fetchone()[0]
+
+
+def _posts(rows) -> list[Post]:
+    out = []
+    for pid, source, brand, text, url, created, engagement, ms, matched in rows:
+        hits = set(matched or ())
+        mentions = [
+            Mention(m["id"], m["aspect"], m["term"], m["s"], m["e"], m["polarity"],
+                    m["category"], m["touchpoint"], m["id"] in hits)
+            for m in ms
+        ]  # fmt: skip
+        out.append(Post(pid, source, brand, text, url, created, int(engagement or 0), mentions))
+    return out
+
+
+def verbatim_counts(cur, f: Filters) -> tuple[int, int]:
+    """(posts, mentions) matching the filters."""
+    if not f.brand or f.start is None or f.unknown:
+        return 0, 0
+    row = cur.execute(
+        f"SELECT count(DISTINCT post_id), count(*) FROM v_verbatims WHERE {_MATCH} "
+        "AND ($q IS NULL OR contains(lower(text), lower($q)))",
+        _verbatim_params(f),
+    ).fetchone()
+    return int(row[0]), int(row[1])
+
+
+def verbatims(cur, f: Filters, limit: int = VERBATIMS_PER_PAGE) -> tuple[int, list[Post]]:
+    """(posts matching, one page of posts): one card per post, never the same post twice."""
+    if not f.brand or f.start is None or f.unknown:
+        return 0, []
+    total, _ = verbatim_counts(cur, f)
     rows = cur.execute(
-        """
-        SELECT mention_id, source, brand, touchpoint, category, aspect, term, start, "end",
-               polarity, confidence, text, url,
-               strftime(timezone('UTC', created_at), '%Y-%m-%d %H:%M UTC')
-        """
-        + _VERBATIM_WHERE
-        + """
-        ORDER BY created_at DESC, mention_id
-        LIMIT $limit OFFSET $offset
-        """,
-        {**params, "limit": limit, "offset": (f.page - 1) * limit},
+        _posts_sql(f.sort),
+        {**_verbatim_params(f), "limit": limit, "offset": (f.page - 1) * limit},
     ).fetchall()
-    return total, [Verbatim(*r) for r in rows]
+    return total, _posts(rows)
 
 
-def top_verbatims(cur, f: Filters, polarity: str, limit: int = 5) -> list[Verbatim]:
-    """The newest verbatims of one polarity (for the static report)."""
-    from dataclasses import replace
-
-    _, rows = verbatims(cur, replace(f, polarity=polarity, page=1), limit=limit)
+def top_verbatims(cur, f: Filters, polarity: str, limit: int = 5) -> list[Post]:
+    """The newest posts with a mention of one polarity (for the static report)."""
+    _, rows = verbatims(cur, _replace(f, polarity=polarity, page=1, sort="newest"), limit=limit)
     return rows
+
+
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "|", "%")
+
+
+def csv_cell(value: object) -> str:
+    """A CSV cell that a spreadsheet will not run: formula prefixes get a leading quote."""
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(FORMULA_PREFIXES) else text
+
+
+def export_rows(cur, f: Filters, limit: int = EXPORT_LIMIT):
+    """Header and rows of the CSV export of the current filter (at most `limit` posts)."""
+    yield ("post_id", "created_utc", "brand", "source", "url", "polarity", "engagement",
+           "aspects", "matched_aspects", "text")  # fmt: skip
+    if not f.brand or f.start is None or f.unknown:
+        return
+    rows = cur.execute(
+        _posts_sql(f.sort), {**_verbatim_params(f), "limit": limit, "offset": 0}
+    ).fetchall()
+    for p in _posts(rows):
+        aspects = "; ".join(f"{m.aspect} ({m.polarity})" for m in p.mentions)
+        matched = "; ".join(f"{m.aspect} ({m.polarity})" for m in p.mentions if m.matched)
+        yield tuple(
+            csv_cell(v)
+            for v in (p.post_id, p.created, p.brand, p.source, p.safe_url, p.polarity,
+                      p.engagement, aspects, matched, p.text)
+        )  # fmt: skip

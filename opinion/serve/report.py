@@ -47,8 +47,11 @@ def render_report(
                 known = ", ".join(cat.brands) or "none loaded"
                 raise ValueError(f"unknown brand {brand!r} (known: {known})")
             s, e = filters.resolve_period(cat, start, end, days)
-            if s is None or e is None or s > e:
-                raise ValueError("the period holds no data")
+            if s is None or e is None or s > e or filters.outside(cat, s, e):
+                raise ValueError(
+                    f"the period holds no data (the warehouse holds {cat.first_day} to "
+                    f"{cat.last_day})"
+                )
             f = filters.Filters(brand=brand, start=s, end=e)
             ctx = build_context(cur, settings, "report", f, cat, link=False)
     finally:

@@ -9,7 +9,8 @@ merged and `posts.dup_of` recomputed, before the quality checks and the publish.
   mentions: the post is not a duplicate (`dup_of IS NULL`), not spam (`spam_score < 0.5`)
   and has a brand;
 * `issue_windows`: negative mentions per brand × touchpoint × category in 24-hour windows that
-  end at the newest eligible post, each tested against its own baseline (see `_issues`).
+  end at the newest eligible post, each tested against comparable earlier windows
+  (`opinion/insights/issues.py`).
 
 The views of `schema/0002_insights.sql` read these tables. Formulas: docs/warehouse.md.
 """
@@ -18,7 +19,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 
 import duckdb
 
@@ -59,16 +59,25 @@ FROM g
 
 @dataclass
 class IssueParams:
-    """Emerging-issue detection: windows of `window_hours` ending at the newest post; each
-    window's negatives vs the mean of up to `baseline_windows` earlier windows in which the
-    brand had any mention (at least `min_baseline_windows` of them); flagged when
-    negatives >= `min_count` and the Poisson tail P(X >= negatives | baseline) < `alpha`."""
+    """Emerging-issue detection (opinion/insights/issues.py): 24-hour windows ending at the
+    newest post; each window's negatives per mention of the brand's other categories against
+    up to `baseline_windows` earlier windows of comparable coverage (brand volume ≥
+    `min_volume`, None = the minimum sample, and ≥ `coverage` × the brand's median window),
+    found within `lookback_windows`; significant when negatives >= `min_count`, above the
+    baseline mean count, and the exact rate test gives p < `alpha`; an alert needs two
+    significant windows running or p < `alpha_single`. Only the last
+    `history_windows + lookback_windows` windows are read."""
 
     window_hours: int = 24
     baseline_windows: int = 7
     min_baseline_windows: int = 3
+    lookback_windows: int = 28
+    history_windows: int = 14
+    coverage: float = 0.5
+    min_volume: int | None = None
     min_count: int = 5
     alpha: float = 0.01
+    alpha_single: float = 1e-4
     baseline_floor: float = 0.5
 
 
@@ -147,65 +156,19 @@ def severity(p_value: float) -> int:
     return max(1, min(10, math.ceil(-math.log10(p) / 2)))
 
 
-def _issues(con: duckdb.DuckDBPyConnection, p: IssueParams) -> list[tuple]:
-    bounds = con.execute(
-        f"SELECT epoch_us(min(p.created_at)), epoch_us(max(p.created_at)) {ELIGIBLE}"
-    ).fetchone()
-    if not bounds or bounds[1] is None:
-        return []
-    first = datetime.fromtimestamp(bounds[0] / 1e6, tz=UTC)
-    end = datetime.fromtimestamp(bounds[1] / 1e6, tz=UTC)
-    width = timedelta(hours=p.window_hours)
-    # window k covers (end - (k+1)*width, end - k*width]; only whole windows inside the data
-    n_windows = max(1, int((end - first) / width))
-    w_us = p.window_hours * 3600 * 1_000_000
-    rows = con.execute(
-        f"""
-        SELECT p.brand, coalesce(m.touchpoint, 'other'), coalesce(m.category, 'other'),
-               CAST(floor((? - epoch_us(p.created_at)) / ?) AS INTEGER) AS k,
-               count(*) AS mentions,
-               count(*) FILTER (WHERE m.polarity = 'negative') AS negatives
-        {ELIGIBLE}
-        GROUP BY ALL
-        """,
-        [bounds[1], w_us],
-    ).fetchall()
-    active: dict[str, set[int]] = {}
-    series: dict[tuple[str, str, str], dict[int, int]] = {}
-    for brand, tp, cat, k, _mentions, neg in rows:
-        if k >= n_windows:
-            continue
-        active.setdefault(brand, set()).add(k)
-        series.setdefault((brand, tp, cat), {})[k] = neg
-    out = []
-    for (brand, tp, cat), counts in sorted(series.items()):
-        flagged_run = 0
-        for k in range(n_windows - 1, -1, -1):  # oldest first, for persistence
-            base_ks = [j for j in range(k + 1, n_windows) if j in active[brand]]
-            base_ks = base_ks[: p.baseline_windows]
-            if len(base_ks) < p.min_baseline_windows:
-                continue
-            x = counts.get(k, 0)
-            mean = sum(counts.get(j, 0) for j in base_ks) / len(base_ks)
-            lam = max(mean, p.baseline_floor)
-            pv = poisson_tail(x, lam)
-            z = (x - lam) / math.sqrt(lam)
-            flagged = x >= p.min_count and x > lam and pv < p.alpha
-            flagged_run = flagged_run + 1 if flagged else 0
-            w_end = end - k * width
-            out.append(
-                (
-                    brand, tp, cat, w_end - width, w_end, x, mean, len(base_ks), z, pv,
-                    flagged, severity(pv) if flagged else None, flagged_run, k == 0,
-                )
-            )  # fmt: skip
-    return out
+def _issues(
+    con: duckdb.DuckDBPyConnection, p: IssueParams, min_volume: int | None = None
+) -> list[tuple]:
+    """The `issue_windows` rows; the computation lives in opinion/insights/issues.py."""
+    from opinion.insights.issues import detect
+
+    return detect(con, p, min_volume)
 
 
 def rebuild(con: duckdb.DuckDBPyConnection, settings_or_params) -> dict[str, int]:
     """Replace the aggregate tables in one transaction; returns row counts per table."""
     params = _params(settings_or_params)
-    issues = _issues(con, params.issues)
+    issues = _issues(con, params.issues, int(params.min_mentions))
     con.execute("BEGIN TRANSACTION")
     try:
         now = "now()"

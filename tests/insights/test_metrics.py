@@ -6,6 +6,7 @@ import math
 
 import pytest
 
+from opinion.insights.issues import rate_test
 from opinion.warehouse.aggregates import RebuildParams, poisson_tail, rebuild, severity
 
 from .conftest import add
@@ -132,19 +133,22 @@ def _series(con, brand, category, negatives_per_day):
 def test_emerging_issue_spike_flagged_flat_not(con):
     _series(con, "A", "baggage", [4, 5, 3, 4, 5, 4, 4, 30])  # spike on the last day
     _series(con, "A", "punctuality", [6, 6, 6, 6, 6, 6, 6, 6])  # flat
-    rebuild(con, RebuildParams())
+    rebuild(con, RebuildParams(min_mentions=10))
     rows = con.execute(
         "SELECT category, negatives, baseline_mean, baseline_windows, p_value, severity, "
         "persistence FROM v_emerging_issues"
     ).fetchall()
     assert [r[0] for r in rows] == ["baggage"]
-    _, neg, mean, windows, p, sev, run = rows[0]
+    _, neg, expected, windows, p, sev, run = rows[0]
     # windows end at the newest post (day 8, 12:00): the last window holds day 8 only,
     # the 7 windows before it days 1..7 (whole windows inside the data: 7 → baseline 6 + latest)
+    # baggage's rate is per mention of the brand's other categories (punctuality: 8 a day)
+    base_neg = 5 + 3 + 4 + 5 + 4 + 4
     assert neg == 30
     assert windows == 6
-    assert mean == pytest.approx((5 + 3 + 4 + 5 + 4 + 4) / 6)
-    assert p == pytest.approx(poisson_tail(30, mean))
+    assert expected == pytest.approx(base_neg * 8 / (6 * 8))
+    assert p == pytest.approx(rate_test(30, 8, base_neg, 6 * 8))
+    assert p < 1e-4  # one window is enough at this strength (persistence rule)
     assert sev == severity(p) and 1 <= sev <= 10
     assert run == 1
     flat = one(con, "SELECT flagged, p_value FROM issue_windows WHERE category = 'punctuality' "

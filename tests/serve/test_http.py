@@ -22,7 +22,8 @@ from .ui_fixture import HOSTILE_TEXT, build_ui_warehouse
 ROUTES = ["/", "/map", "/competitors", "/trends", "/verbatims"]
 HOSTILE = ["' OR 1=1 --", "x" * 10_000, "<script>alert(1)</script>", "United'; DROP TABLE posts;--",
            "%00", "../../etc/passwd", "ü" * 300]  # fmt: skip
-PARAMS = ["brand", "touchpoint", "category", "polarity", "from", "to", "days", "page", "grain"]
+PARAMS = ["brand", "touchpoint", "category", "polarity", "from", "to", "days", "page", "grain",
+          "aspect", "q", "sort", "since", "until"]  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -109,15 +110,14 @@ def test_days_filter_counts_back_from_the_newest_day(client):
 
 def test_verbatims_highlight_the_aspect_span(client, ui_warehouse):
     r = client.get("/verbatims", params={"brand": "United", "touchpoint": "baggage"})
-    marks = re.findall(r'<mark class="(\w+)"[^>]*>([^<]*)</mark>', r.text)
-    assert marks
-    query = (
-        "SELECT DISTINCT term FROM v_verbatims WHERE brand = 'United' AND touchpoint = 'baggage'"
-    )
-    terms = {t.lower() for (t,) in sql(ui_warehouse, query)}
-    for polarity, span in marks:
+    # every aspect of a post is highlighted; the ones matching the filter carry `hit`
+    marks = re.findall(r'<mark class="(\w+)( hit)?"[^>]*>([^<]*)</mark>', r.text)
+    assert marks and any(hit for _, hit, _ in marks) and any(not hit for _, hit, _ in marks)
+    query = "SELECT DISTINCT term, touchpoint = 'baggage' FROM v_verbatims WHERE brand = 'United'"
+    terms = {(t.lower(), bool(tp)) for t, tp in sql(ui_warehouse, query)}
+    for polarity, hit, span in marks:
         assert polarity in ("positive", "negative", "neutral")
-        assert span.lower() in terms
+        assert (span.lower(), bool(hit)) in terms
     assert 'href="https://twitter.com/i/web/status/' in r.text
 
 
@@ -225,6 +225,7 @@ def test_report_period_and_days(ui_warehouse, tmp_path):
         (["--brand", "United", "--period", "yesterday"], "--period must be FROM:TO"),
         (["--brand", "United", "--period", "2015-02-24:2015-02-01"], "starts after it ends"),
         (["--brand", "United", "--period", "2015-01-01:2015-01-02", "--days", "3"], "not both"),
+        (["--brand", "United", "--period", "2014-01-01:2014-01-31"], "holds no data"),
     ],
 )
 def test_report_bad_input_is_one_line(ui_warehouse, tmp_path, extra, message):
@@ -271,5 +272,6 @@ def test_competitor_gap_needs_enough_mentions_on_both_sides(client, ui_warehouse
                 " WHERE brand = 'United' AND touchpoint = 'refunds'")  # fmt: skip
     assert n < 10  # below the fixture's min_mentions
     r = client.get("/competitors", params={"brand": "United"})
-    row = re.search(r"touchpoint=refunds.*?</tr>", r.text, re.S).group(0)
+    table = r.text[r.text.index('id="benchmark"') :]
+    row = re.search(r"touchpoint=refunds.*?</tr>", table, re.S).group(0)
     assert "insufficient data" in row and "clear" not in row

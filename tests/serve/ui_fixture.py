@@ -29,6 +29,7 @@ BRANDS = REPO / "data" / "brands" / "airlines.yaml"
 SOURCE = "airline_tweets"
 URL = "https://twitter.com/i/web/status/{}"
 HOSTILE_TEXT = '<script>window.__xss = "x"</script> my bag was <b>lost</b> & nobody cared'
+FORMULA_TEXT = '=2+5*cmd|" /C calc"!A0 my bag was lost, awful'
 POST_COLUMNS = (
     "post_id", "source", "native_id", "url", "author_hash", "brand", "created_at", "text",
     "language", "raw", "collected_at", "is_english", "text_hash", "sentiment",
@@ -63,10 +64,13 @@ def read_rows(rows: int | None, step: int = 1) -> list[dict]:
 
 
 def synthetic_rows() -> list[dict]:
-    """SYNTHETIC posts added to the slice: one hostile text (the pages must escape it) and a
+    """SYNTHETIC posts added to the slice: one hostile text (the pages must escape it), one
+    spreadsheet formula (the CSV export must neutralise it) and a
     burst of negative United baggage posts in the last day, so an emerging issue is flagged."""
     rows = [{"tweet_id": "999000000000000001", "airline": "United", "text": HOSTILE_TEXT,
-             "tweet_created": "2015-02-23 10:00:00 -0800"}]  # fmt: skip
+             "tweet_created": "2015-02-23 10:00:00 -0800"},
+            {"tweet_id": "999000000000000002", "airline": "United", "text": FORMULA_TEXT,
+             "tweet_created": "2015-02-23 11:00:00 -0800"}]  # fmt: skip
     for i in range(14):
         rows.append(
             {
@@ -117,7 +121,7 @@ def build_ui_warehouse(
                 _created(row["tweet_created"]),
                 text,
                 "en",
-                json.dumps({"tweet_id": native}),
+                json.dumps({"tweet_id": native, "retweet_count": row.get("retweet_count")}),
                 now,
                 True,
                 stable_id("text", text),
