@@ -126,3 +126,14 @@ def test_negation_before_a_friction_term():
     assert negated(text, text.index("delays"))
     assert negated(text, text.index("wait"))
     assert not negated(text, text.index("delayed"))
+
+
+def test_a_post_naming_two_brands_is_read_per_brand(engine):
+    """Each brand's post-level sentiment is read about its own mention when the post names
+    another brand too (the third item of the post target)."""
+    text = "@delta got me home on time and with a smile, unlike @united who lost my bag again"
+    delta, united = (0, 6, True), (text.index("@united"), text.index("@united") + 7, True)
+    (for_delta,) = engine.analyze([text], [delta])
+    (for_united,) = engine.analyze([text], [united])
+    assert for_delta.sentiment == "positive"
+    assert for_united.sentiment == "negative"
