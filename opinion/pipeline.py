@@ -382,11 +382,12 @@ def extract(
 # ---------------------------------------------------------------- load
 
 
-def load(settings: Settings):
-    """Merge the lake into the warehouse (single writer) and publish the read snapshot."""
+def load(settings: Settings, rebuild: bool = False):
+    """Merge the lake into the warehouse (single writer) and publish the read snapshot;
+    `rebuild` recomputes dup_of and every aggregate from all rows."""
     from opinion.warehouse.load import load_lake
 
-    return load_lake(settings)
+    return load_lake(settings, rebuild=rebuild)
 
 
 # ---------------------------------------------------------------- scheduler-facing helpers
