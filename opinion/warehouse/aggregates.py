@@ -21,6 +21,7 @@ import json
 import math
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import duckdb
 
@@ -237,8 +238,11 @@ def _issues(con: duckdb.DuckDBPyConnection, p: IssueParams) -> list[tuple]:
     return out
 
 
-def rebuild(con: duckdb.DuckDBPyConnection, settings_or_params) -> dict[str, int]:
-    """Replace the aggregate tables in one transaction; returns row counts per table."""
+def rebuild(
+    con: duckdb.DuckDBPyConnection, settings_or_params, *, signature: str | None = None
+) -> dict[str, int]:
+    """Replace the aggregate tables in one transaction; returns row counts per table.
+    `signature` (default: `params_signature`) is stored as `load_state.aggregate_params`."""
     params = _params(settings_or_params)
     issues = _issues(con, params.issues)
     con.execute("BEGIN TRANSACTION")
@@ -263,7 +267,7 @@ def rebuild(con: duckdb.DuckDBPyConnection, settings_or_params) -> dict[str, int
         con.execute("DELETE FROM agg_daily")
         con.execute(_AGG_DAILY, [int(params.min_mentions)])
         _replace_issues(con, issues)
-        _mark_fresh(con, params)
+        _mark_fresh(con, signature or params_signature(params))
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
@@ -276,6 +280,26 @@ def rebuild(con: duckdb.DuckDBPyConnection, settings_or_params) -> dict[str, int
 
 #: Bump when the aggregate SQL changes: stored signatures then differ and force a rebuild.
 AGGREGATES_VERSION = "1"
+
+
+def inputs_signature(settings) -> str:
+    """Fingerprint of the files `RebuildParams.from_settings` reads (brand list, taxonomy
+    pack), without parsing them: loading a pack costs seconds, a no-op load must not."""
+    digest = hashlib.sha256(AGGREGATES_VERSION.encode())
+    files = [Path(settings.brands_file)]
+    try:
+        from opinion.nlp.taxonomy import pack_path
+
+        files.append(Path(pack_path(settings)))
+    except (OSError, ValueError):
+        pass
+    for path in files:
+        digest.update(str(path).encode())
+        try:
+            digest.update(hashlib.sha256(path.read_bytes()).digest())
+        except OSError:
+            digest.update(b"missing")
+    return "inputs:" + digest.hexdigest()[:32]
 
 
 def params_signature(params: RebuildParams) -> str:
@@ -293,7 +317,7 @@ def _has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
     return bool(row and row[0])
 
 
-def _mark_fresh(con: duckdb.DuckDBPyConnection, params: RebuildParams) -> None:
+def _mark_fresh(con: duckdb.DuckDBPyConnection, signature: str) -> None:
     """Inside the rebuild/refresh transaction: nothing pending, built with these params."""
     if not _has_table(con, "load_state"):  # a database older than migration 0003
         return
@@ -301,7 +325,7 @@ def _mark_fresh(con: duckdb.DuckDBPyConnection, params: RebuildParams) -> None:
     con.execute(
         "INSERT INTO load_state VALUES ('aggregate_params', ?, now()) ON CONFLICT (key) "
         "DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
-        [params_signature(params)],
+        [signature],
     )
     con.execute(
         "INSERT INTO load_state VALUES ('generation', gen_random_uuid()::VARCHAR, now()) "
@@ -329,18 +353,25 @@ def _replace_issues(con: duckdb.DuckDBPyConnection, issues: list[tuple]) -> None
 
 def refresh(con: duckdb.DuckDBPyConnection, settings_or_params, *, full: bool = False) -> str:
     """Bring the aggregate tables up to date with what the loads queued; returns what it did:
-    `none` (nothing queued, same parameters: no aggregate work at all), `groups` (only the
+    `none` (nothing queued, same inputs: no aggregate work at all), `groups` (only the
     (brand, day) groups of `pending_agg_groups` recomputed in `agg_daily`; `issue_windows`
     recomputed, its windows being anchored at the newest post) or `rebuild` (`full=True`, or
-    the parameters changed since the last build: `rebuild`)."""
-    params = _params(settings_or_params)
+    the inputs changed since the last build: `rebuild`). With Settings, the inputs are the
+    brand list and taxonomy pack files (`inputs_signature`), parsed only when needed."""
+    if isinstance(settings_or_params, RebuildParams | dict):
+        params: RebuildParams | None = _params(settings_or_params)
+        signature = params_signature(params)
+    else:
+        params, signature = None, inputs_signature(settings_or_params)
     stored = con.execute("SELECT value FROM load_state WHERE key = 'aggregate_params'").fetchone()
-    if full or stored is None or stored[0] != params_signature(params):
-        rebuild(con, params)
+    if full or stored is None or stored[0] != signature:
+        rebuild(con, params or _params(settings_or_params), signature=signature)
         return "rebuild"
     span = con.execute("SELECT count(*), min(day), max(day) FROM pending_agg_groups").fetchone()
     if not span or not span[0]:
         return "none"
+    # only min_mentions and the issue parameters matter here, and they do not come from files
+    params = params or RebuildParams()
     issues = _issues(con, params.issues)
     con.execute("BEGIN TRANSACTION")
     try:
@@ -354,7 +385,7 @@ def refresh(con: duckdb.DuckDBPyConnection, settings_or_params, *, full: bool = 
             con.execute(_AGG_GROUPS, [lo, hi, int(params.min_mentions)])
         _replace_issues(con, issues)
         con.execute("DROP TABLE _g")
-        _mark_fresh(con, params)
+        _mark_fresh(con, signature)
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
