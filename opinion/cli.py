@@ -194,12 +194,17 @@ def extract(warehouse, lake_dir, model, force) -> None:
 @main.command()
 @warehouse_option
 @lake_option
+@click.option(
+    "--rebuild",
+    is_flag=True,
+    help="Recompute dup_of and every aggregate from all rows (after a taxonomy change).",
+)
 @one_line_errors
-def load(warehouse, lake_dir) -> None:
+def load(warehouse, lake_dir, rebuild) -> None:
     """Merge the lake into DuckDB (single writer), check quality, publish the snapshot."""
     from opinion.pipeline import load as run
 
-    report = run(_settings(warehouse, lake_dir))
+    report = run(_settings(warehouse, lake_dir), rebuild=rebuild)
     click.echo(json.dumps(report if isinstance(report, dict) else report.__dict__, default=str))
 
 

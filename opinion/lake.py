@@ -1,6 +1,7 @@
 """The Parquet lake: immutable-by-replacement partitions that every stage reads and writes.
 
-Layout under `Settings.lake_dir` (one partition per kind x source x UTC day)::
+Layout under `Settings.lake_dir` (one partition per kind x source x UTC day, or x UTC month
+`month=YYYY-MM` for a month that a source fills thinly: `period_keys`)::
 
     raw/source={source}/day={YYYY-MM-DD}/posts.parquet        written by collect
     mentions/source={source}/day={YYYY-MM-DD}/posts.parquet   written by extract (raw columns
@@ -117,6 +118,14 @@ PARTITION_TABLES: dict[str, dict[str, pa.Schema]] = {
 
 _SAFE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_MONTH = re.compile(r"^\d{4}-\d{2}$")
+
+#: Partition grain (docs/warehouse.md, "Partition grain"): a (source, month) that a collect run
+#: fills thinly (at least SPARSE_MIN_DAYS distinct days, fewer than SPARSE_POSTS_PER_DAY posts
+#: per day on average) is stored as ONE `month=YYYY-MM` partition instead of one per day, so a
+#: sparse source (reviews over 14 years) does not pay a fixed cost per day in every stage.
+SPARSE_MIN_DAYS = 2
+SPARSE_POSTS_PER_DAY = 20
 
 
 @dataclass(frozen=True, order=True)
@@ -125,8 +134,13 @@ class Partition:
 
     kind: str
     source: str
-    day: str
+    day: str  # the period key: a UTC day YYYY-MM-DD, or a month YYYY-MM (sparse sources)
     path: Path
+
+    @property
+    def grain(self) -> str:
+        """`day` or `month`."""
+        return "month" if _MONTH.match(self.day) else "day"
 
     def file(self, name: str) -> Path:
         """Path of one table of the partition, e.g. `part.file("posts")`."""
@@ -134,8 +148,9 @@ class Partition:
 
     @property
     def relpath(self) -> str:
-        """Location relative to the lake root, e.g. `mentions/source=x/day=2015-02-01`."""
-        return f"{self.kind}/source={self.source}/day={self.day}"
+        """Location relative to the lake root, e.g. `mentions/source=x/day=2015-02-01` (or
+        `.../month=2015-02` for a month partition)."""
+        return f"{self.kind}/source={self.source}/{self.grain}={self.day}"
 
 
 @dataclass(frozen=True, order=True)
@@ -160,11 +175,41 @@ def _check_name(what: str, value: str) -> str:
 
 
 def _check_day(day: str | date) -> str:
+    """A partition key: a day YYYY-MM-DD or a month YYYY-MM (validated)."""
     text = day.isoformat() if isinstance(day, date) else str(day)
+    if _MONTH.match(text):
+        date.fromisoformat(text + "-01")  # raises on 2015-13
+        return text
     if not _DAY.match(text):
-        raise ValueError(f"day must be YYYY-MM-DD, got {day!r}")
+        raise ValueError(f"day must be YYYY-MM-DD (or a month YYYY-MM), got {day!r}")
     date.fromisoformat(text)  # raises on 2015-02-30
     return text
+
+
+def period_keys(lake_dir: Path, source: str, posts_per_day: Mapping[str, int]) -> dict[str, str]:
+    """The partition key for each UTC day of a collect run's posts ({day: n_posts}).
+
+    Sticky first: a month that already has a `month=` raw partition stays a month, one that
+    has `day=` partitions stays daily (so re-running a stage never moves posts). A month new to
+    the lake is stored as a month partition when this run fills it thinly (>= SPARSE_MIN_DAYS
+    distinct days, < SPARSE_POSTS_PER_DAY posts per day on average), else by day.
+    """
+    by_month: dict[str, list[str]] = {}
+    for day in posts_per_day:
+        by_month.setdefault(_check_day(day)[:7], []).append(day)
+    src_dir = Path(lake_dir) / "raw" / f"source={_check_name('source', source)}"
+    keys: dict[str, str] = {}
+    for month, days in by_month.items():
+        if (src_dir / f"month={month}").is_dir():
+            monthly = True
+        elif src_dir.is_dir() and any(src_dir.glob(f"day={month}-*")):
+            monthly = False
+        else:
+            posts = sum(posts_per_day[d] for d in days)
+            monthly = len(days) >= SPARSE_MIN_DAYS and posts < SPARSE_POSTS_PER_DAY * len(days)
+        for day in days:
+            keys[day] = month if monthly else day
+    return keys
 
 
 def _check_kind(kind: str) -> str:
@@ -174,12 +219,15 @@ def _check_kind(kind: str) -> str:
 
 
 def partition_path(lake_dir: Path, kind: str, source: str, day: str | date) -> Path:
-    """Directory of the partition `kind/source=../day=..` (not created)."""
+    """Directory of the partition `kind/source=../day=..` (`month=..` for a month key; not
+    created)."""
+    key = _check_day(day)
+    grain = "month" if _MONTH.match(key) else "day"
     return (
         Path(lake_dir)
         / _check_kind(kind)
         / f"source={_check_name('source', source)}"
-        / f"day={_check_day(day)}"
+        / f"{grain}={key}"
     )
 
 
@@ -349,7 +397,7 @@ def list_partitions(
     for src, src_dir in _kv_dirs(Path(lake_dir) / kind, "source"):
         if source is not None and src != source:
             continue
-        for day, day_dir in _kv_dirs(src_dir, "day"):
+        for day, day_dir in sorted(_kv_dirs(src_dir, "day") + _kv_dirs(src_dir, "month")):
             if wanted_days is not None and day not in wanted_days:
                 continue
             if all((day_dir / f"{n}.parquet").is_file() for n in names):

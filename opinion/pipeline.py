@@ -99,7 +99,8 @@ def _content_hash(rows: list[dict]) -> str:
 def collect_records(
     records: Iterable[RawRecord | Reject], settings: Settings, source: str, run_key: str
 ) -> CollectReport:
-    """Write records into raw partitions (source × day), merged by post_id with what the
+    """Write records into raw partitions (source × day, or × month for a sparse month: see
+    `lake.period_keys`), merged by post_id with what the
     partition already holds; unchanged partitions are not rewritten. Rejects go to the lake
     under `run_key`, so the same input collected twice replaces its rejects file."""
     brands = load_brands(settings)
@@ -133,8 +134,13 @@ def collect_records(
         report.reasons[reason] = report.reasons.get(reason, 0) + 1
     report.rejected = len(rejects)
     report.posts = sum(len(b) for b in by_day.values())
-    for day, fresh in sorted(by_day.items()):
-        _merge_raw_partition(settings, source, day, fresh, report)
+    # sparse months become one month partition (lake.period_keys); busy ones stay daily
+    keys = lake.period_keys(settings.lake_dir, source, {d: len(b) for d, b in by_day.items()})
+    by_key: dict[str, dict[str, dict]] = {}
+    for day, fresh in by_day.items():
+        by_key.setdefault(keys[day], {}).update(fresh)
+    for key, fresh in sorted(by_key.items()):
+        _merge_raw_partition(settings, source, key, fresh, report)
     lake.write_rejects(
         settings.lake_dir,
         "collect",
@@ -382,11 +388,12 @@ def extract(
 # ---------------------------------------------------------------- load
 
 
-def load(settings: Settings):
-    """Merge the lake into the warehouse (single writer) and publish the read snapshot."""
+def load(settings: Settings, rebuild: bool = False):
+    """Merge the lake into the warehouse (single writer) and publish the read snapshot;
+    `rebuild` recomputes dup_of and every aggregate from all rows."""
     from opinion.warehouse.load import load_lake
 
-    return load_lake(settings)
+    return load_lake(settings, rebuild=rebuild)
 
 
 # ---------------------------------------------------------------- scheduler-facing helpers

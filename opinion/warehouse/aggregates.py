@@ -17,8 +17,12 @@ The views of `schema/0002_insights.sql` read these tables. Formulas: docs/wareho
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import duckdb
 
@@ -29,6 +33,46 @@ ELIGIBLE = f"""
     FROM mentions m JOIN posts p USING (post_id)
     WHERE p.dup_of IS NULL AND coalesce(p.spam_score, 0) < {SPAM_THRESHOLD}
       AND p.brand IS NOT NULL AND p.created_at IS NOT NULL
+"""
+
+_AGG_SELECT = """
+SELECT brand, touchpoint, category, cx_domain, day, mentions, positive, negative, neutral,
+       net_sentiment(positive, negative, mentions),
+       opinion_score(positive, negative),
+       wilson_low(positive, negative),
+       wilson_high(positive, negative),
+       1.0 * mentions / sum(mentions) OVER (PARTITION BY brand, day),
+       mentions >= ?
+FROM g
+"""
+
+# agg_daily rows of the (brand, day) groups in the temp table _g only: the posts are found by
+# a created_at range first (zone maps), then the groups
+_AGG_GROUPS = f"""
+INSERT INTO agg_daily
+WITH ps AS (
+    SELECT * FROM (
+        SELECT p.post_id, p.brand, CAST(timezone('UTC', p.created_at) AS DATE) AS day
+        FROM posts p
+        WHERE p.created_at >= ? AND p.created_at < ?
+          AND p.dup_of IS NULL AND coalesce(p.spam_score, 0) < {SPAM_THRESHOLD}
+          AND p.brand IS NOT NULL
+    ) SEMI JOIN _g USING (brand, day)
+),
+g AS (
+    SELECT ps.brand,
+           coalesce(m.touchpoint, 'other') AS touchpoint,
+           coalesce(m.category, 'other') AS category,
+           coalesce(m.cx_domain, 'experience') AS cx_domain,
+           ps.day,
+           count(*) AS mentions,
+           count(*) FILTER (WHERE m.polarity = 'positive') AS positive,
+           count(*) FILTER (WHERE m.polarity = 'negative') AS negative,
+           count(*) FILTER (WHERE m.polarity = 'neutral') AS neutral
+    FROM mentions m JOIN ps USING (post_id)
+    GROUP BY ALL
+)
+{_AGG_SELECT}
 """
 
 _AGG_DAILY = f"""
@@ -46,14 +90,7 @@ WITH g AS (
     {ELIGIBLE}
     GROUP BY ALL
 )
-SELECT brand, touchpoint, category, cx_domain, day, mentions, positive, negative, neutral,
-       net_sentiment(positive, negative, mentions),
-       opinion_score(positive, negative),
-       wilson_low(positive, negative),
-       wilson_high(positive, negative),
-       1.0 * mentions / sum(mentions) OVER (PARTITION BY brand, day),
-       mentions >= ?
-FROM g
+{_AGG_SELECT}
 """
 
 
@@ -165,8 +202,11 @@ def _issues(
     return detect(con, p, min_volume)
 
 
-def rebuild(con: duckdb.DuckDBPyConnection, settings_or_params) -> dict[str, int]:
-    """Replace the aggregate tables in one transaction; returns row counts per table."""
+def rebuild(
+    con: duckdb.DuckDBPyConnection, settings_or_params, *, signature: str | None = None
+) -> dict[str, int]:
+    """Replace the aggregate tables in one transaction; returns row counts per table.
+    `signature` (default: `params_signature`) is stored as `load_state.aggregate_params`."""
     params = _params(settings_or_params)
     issues = _issues(con, params.issues, int(params.min_mentions))
     con.execute("BEGIN TRANSACTION")
@@ -190,12 +230,8 @@ def rebuild(con: duckdb.DuckDBPyConnection, settings_or_params) -> dict[str, int
             )
         con.execute("DELETE FROM agg_daily")
         con.execute(_AGG_DAILY, [int(params.min_mentions)])
-        con.execute("DELETE FROM issue_windows")
-        if issues:
-            con.executemany(
-                "INSERT INTO issue_windows VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                issues,
-            )
+        _replace_issues(con, issues)
+        _mark_fresh(con, signature or params_signature(params))
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
@@ -204,3 +240,118 @@ def rebuild(con: duckdb.DuckDBPyConnection, settings_or_params) -> dict[str, int
         t: int(con.execute(f"SELECT count(*) FROM {t}").fetchone()[0])  # type: ignore[index]
         for t in ("agg_daily", "issue_windows", "brand_competitors", "taxonomy_rollups")
     }
+
+
+#: Bump when the aggregate SQL changes: stored signatures then differ and force a rebuild.
+AGGREGATES_VERSION = "1"
+
+
+def inputs_signature(settings) -> str:
+    """Fingerprint of the files `RebuildParams.from_settings` reads (brand list, taxonomy
+    pack), without parsing them: loading a pack costs seconds, a no-op load must not."""
+    digest = hashlib.sha256(AGGREGATES_VERSION.encode())
+    files = [Path(settings.brands_file)]
+    try:
+        from opinion.nlp.taxonomy import pack_path
+
+        files.append(Path(pack_path(settings)))
+    except (OSError, ValueError):
+        pass
+    for path in files:
+        digest.update(str(path).encode())
+        try:
+            digest.update(hashlib.sha256(path.read_bytes()).digest())
+        except OSError:
+            digest.update(b"missing")
+    return "inputs:" + digest.hexdigest()[:32]
+
+
+def params_signature(params: RebuildParams) -> str:
+    """Fingerprint of everything the aggregate tables depend on besides the rows."""
+    data = json.dumps([AGGREGATES_VERSION, asdict(params)], sort_keys=True, default=str)
+    return hashlib.sha256(data.encode()).hexdigest()[:32]
+
+
+def _has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    row = con.execute(
+        "SELECT count(*) FROM information_schema.tables "
+        "WHERE table_schema = 'main' AND table_name = ?",
+        [name],
+    ).fetchone()
+    return bool(row and row[0])
+
+
+def _mark_fresh(con: duckdb.DuckDBPyConnection, signature: str) -> None:
+    """Inside the rebuild/refresh transaction: nothing pending, built with these params."""
+    if not _has_table(con, "load_state"):  # a database older than migration 0003
+        return
+    con.execute("DELETE FROM pending_agg_groups")
+    con.execute(
+        "INSERT INTO load_state VALUES ('aggregate_params', ?, now()) ON CONFLICT (key) "
+        "DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+        [signature],
+    )
+    con.execute(
+        "INSERT INTO load_state VALUES ('generation', gen_random_uuid()::VARCHAR, now()) "
+        "ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at"
+    )
+
+
+def _replace_issues(con: duckdb.DuckDBPyConnection, issues: list[tuple]) -> None:
+    con.execute("DELETE FROM issue_windows")
+    if issues:  # via Arrow: executemany is slow in DuckDB
+        import pyarrow as pa
+
+        cols = [
+            "brand", "touchpoint", "category", "window_start", "window_end", "negatives",
+            "baseline_mean", "baseline_windows", "z_score", "p_value", "flagged", "severity",
+            "persistence", "is_latest",
+        ]  # fmt: skip
+        rows = pa.table({c: [r[i] for r in issues] for i, c in enumerate(cols)})
+        con.register("_issue_rows", rows)
+        try:
+            con.execute(f"INSERT INTO issue_windows ({', '.join(cols)}) SELECT * FROM _issue_rows")
+        finally:
+            con.unregister("_issue_rows")
+
+
+def refresh(con: duckdb.DuckDBPyConnection, settings_or_params, *, full: bool = False) -> str:
+    """Bring the aggregate tables up to date with what the loads queued; returns what it did:
+    `none` (nothing queued, same inputs: no aggregate work at all), `groups` (only the
+    (brand, day) groups of `pending_agg_groups` recomputed in `agg_daily`; `issue_windows`
+    recomputed, its windows being anchored at the newest post) or `rebuild` (`full=True`, or
+    the inputs changed since the last build: `rebuild`). With Settings, the inputs are the
+    brand list and taxonomy pack files (`inputs_signature`), parsed only when needed."""
+    if isinstance(settings_or_params, RebuildParams | dict):
+        params: RebuildParams | None = _params(settings_or_params)
+        signature = params_signature(params)
+    else:
+        params, signature = None, inputs_signature(settings_or_params)
+    stored = con.execute("SELECT value FROM load_state WHERE key = 'aggregate_params'").fetchone()
+    if full or stored is None or stored[0] != signature:
+        rebuild(con, params or _params(settings_or_params), signature=signature)
+        return "rebuild"
+    span = con.execute("SELECT count(*), min(day), max(day) FROM pending_agg_groups").fetchone()
+    if not span or not span[0]:
+        return "none"
+    # only min_mentions and the issue parameters matter here, and they do not come from files
+    params = params or RebuildParams()
+    issues = _issues(con, params.issues, int(params.min_mentions))
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE _g AS SELECT DISTINCT brand, day FROM pending_agg_groups"
+        )
+        con.execute("DELETE FROM agg_daily a USING _g WHERE a.brand = _g.brand AND a.day = _g.day")
+        if span[1] is not None:
+            lo = datetime(span[1].year, span[1].month, span[1].day, tzinfo=UTC)
+            hi = datetime(span[2].year, span[2].month, span[2].day, tzinfo=UTC) + timedelta(days=1)
+            con.execute(_AGG_GROUPS, [lo, hi, int(params.min_mentions)])
+        _replace_issues(con, issues)
+        con.execute("DROP TABLE _g")
+        _mark_fresh(con, signature)
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    return "groups"

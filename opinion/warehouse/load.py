@@ -23,12 +23,13 @@ import logging
 import os
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from opinion.config import Settings
@@ -46,43 +47,90 @@ from opinion.lake import (
     partition_fingerprint,
 )
 from opinion.warehouse.migrate import connect
-from opinion.warehouse.publish import publish
-from opinion.warehouse.quality import DEFAULT_MAX_AGE_DAYS, CheckResult
+from opinion.warehouse.publish import publish, snapshot_generation
+from opinion.warehouse.quality import DEFAULT_MAX_AGE_DAYS, CheckResult, run_checks
+from opinion.warehouse.resources import apply_limits
 
 log = logging.getLogger(__name__)
 
 STAGE = "load"
 
+#: A merge transaction takes at most this many partitions / bytes of Parquet: one set-based
+#: statement per batch instead of one per partition, in bounded memory.
+BATCH_PARTITIONS = 512
+BATCH_BYTES = 256 * 1024**2
+
 #: Test hook: called with the partition's lake path inside its transaction, just before
 #: COMMIT. Lets tests kill or pause a load at a deterministic point. Never set in production.
 _BEFORE_COMMIT: Callable[[str], None] | None = None
 
-_DEDUP_SQL = """
-UPDATE posts SET dup_of = fresh.dup_of
-FROM (
-    WITH keys AS (
-        SELECT post_id, created_at, 'h:' || text_hash AS k
-        FROM posts WHERE text_hash IS NOT NULL
-        UNION ALL
-        SELECT post_id, created_at, 'b:' || band AS k
-        FROM (SELECT post_id, created_at, unnest(minhash_bands) AS band FROM posts)
-        WHERE band IS NOT NULL
-    ),
-    first_in_key AS (
-        SELECT k, min(struct_pack(c := created_at, p := post_id)) AS first
-        FROM keys GROUP BY k
-    ),
-    earliest AS (
-        SELECT keys.post_id, min(f.first) AS first
-        FROM keys JOIN first_in_key f USING (k)
-        WHERE f.first < struct_pack(c := keys.created_at, p := keys.post_id)
-        GROUP BY keys.post_id
-    )
-    SELECT posts.post_id, earliest.first.p AS dup_of
-    FROM posts LEFT JOIN earliest USING (post_id)
-) AS fresh
-WHERE posts.post_id = fresh.post_id AND posts.dup_of IS DISTINCT FROM fresh.dup_of
+# dup_of for the posts of {scope} (post_id), over the (post_id, created_at, k) rows of {keys}
+# that hold every key of those posts: the earliest (created_at, post_id) sharing any key
+_FRESH_DUP_SQL = """
+CREATE OR REPLACE TEMP TABLE _fresh AS
+WITH first_in_key AS (
+    SELECT k, min(struct_pack(c := created_at, p := post_id)) AS first FROM {keys} GROUP BY k
+),
+earliest AS (
+    SELECT kk.post_id, min(f.first) AS first
+    FROM {keys} kk JOIN first_in_key f USING (k)
+    WHERE f.first < struct_pack(c := kk.created_at, p := kk.post_id)
+    GROUP BY kk.post_id
+)
+SELECT s.post_id, earliest.first.p AS dup_of FROM {scope} s LEFT JOIN earliest USING (post_id)
 """
+
+# the duplicate keys of the posts matching {where}: ('h:' text_hash, 'b:' band)
+_KEYS_SQL = """
+SELECT post_id, created_at, 'h:' || text_hash AS k FROM posts
+WHERE text_hash IS NOT NULL AND ({where_h})
+UNION ALL
+SELECT post_id, created_at, k FROM (
+    SELECT post_id, created_at, 'b:' || unnest(minhash_bands) AS k FROM posts
+) WHERE k IS NOT NULL AND ({where_b})
+"""
+
+#: Refresh dup_of over the whole table when more than this share of posts is affected.
+FULL_DEDUP_SHARE = 0.25
+
+# queue the (brand, day) groups and duplicate keys of the posts in {src} for the refresh
+_QUEUE_SQL = """
+INSERT INTO pending_agg_groups
+SELECT DISTINCT brand, CAST(timezone('UTC', created_at) AS DATE) FROM {src}
+WHERE brand IS NOT NULL AND created_at IS NOT NULL;
+INSERT INTO pending_dedup_keys
+SELECT DISTINCT k FROM (
+    SELECT 'h:' || text_hash AS k FROM {src} WHERE text_hash IS NOT NULL
+    UNION ALL
+    SELECT 'b:' || unnest(minhash_bands) FROM {src}
+) WHERE k IS NOT NULL;
+"""
+
+
+@dataclass
+class _Part:
+    """A mentions partition read and checked, ready to merge."""
+
+    relpath: str
+    fingerprint: str
+    posts: pa.Table
+    mentions: pa.Table
+    n_posts: int
+    n_mentions: int
+
+
+def bump_generation(con: duckdb.DuckDBPyConnection) -> None:
+    """Mark the writer as changed (the published snapshot records the generation it holds)."""
+    con.execute(
+        "INSERT INTO load_state VALUES ('generation', ?, now()) ON CONFLICT (key) "
+        "DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+        [uuid.uuid4().hex],
+    )
+
+
+def generation(con: duckdb.DuckDBPyConnection) -> str | None:
+    row = con.execute("SELECT value FROM load_state WHERE key = 'generation'").fetchone()
+    return None if row is None else row[0]
 
 
 class LoadError(RuntimeError):
@@ -130,7 +178,9 @@ def _read_consistent(paths: dict[str, Path]) -> tuple[str, dict[str, pa.Table]]:
         with open(paths[name], "rb") as fh:
             st = os.fstat(fh.fileno())
             prints.append(f"{name}={st.st_size}:{st.st_mtime_ns}")
-            tables[name] = pq.read_table(fh)
+            # ParquetFile.read: no dataset machinery, no thread pool (partitions are small and
+            # there are many of them; a pool per file costs more than it saves on 2 cores)
+            tables[name] = pq.ParquetFile(fh).read(use_threads=False)
     return "|".join(prints), tables
 
 
@@ -209,10 +259,8 @@ def _in_transaction(con: duckdb.DuckDBPyConnection, lake_path: str, body: Callab
         raise
 
 
-def _load_mentions_partition(
-    con: duckdb.DuckDBPyConnection, part: Partition, report: LoadReport
-) -> None:
-    rel, started, run_id = part.relpath, time.time(), uuid.uuid4().hex
+def _read_partition(part: Partition) -> _Part:
+    """Read and check one mentions partition (no database work)."""
     fingerprint, tables = _read_consistent(
         {"posts": part.file("posts"), "mentions": part.file("mentions")}
     )
@@ -221,73 +269,177 @@ def _load_mentions_partition(
         raise ValueError("posts.parquet and mentions.parquet come from different writes")
     posts = conform(tables["posts"], MENTION_POSTS_SCHEMA)
     mentions = conform(tables["mentions"], MENTIONS_SCHEMA)
-    post_cols = [c for c in _columns(con, "posts") if c in posts.column_names]
-    mention_cols = [c for c in _columns(con, "mentions") if c in mentions.column_names]
-    counts: dict[str, int] = {}
+    if posts.column("post_id").null_count:
+        raise ValueError("posts with a null post_id")
+    if mentions.column("mention_id").null_count:
+        raise ValueError("mentions with a null mention_id")
+    known = pc.is_in(mentions.column("post_id"), value_set=posts.column("post_id"))
+    orphans = mentions.num_rows - pc.sum(known).as_py() if mentions.num_rows else 0
+    if orphans:
+        raise ValueError(f"{orphans} mentions whose post_id is not in posts.parquet")
+    return _Part(
+        relpath=part.relpath,
+        fingerprint=fingerprint,
+        posts=posts,
+        mentions=mentions,
+        n_posts=pc.count_distinct(posts.column("post_id")).as_py() if posts.num_rows else 0,
+        n_mentions=(
+            pc.count_distinct(mentions.column("mention_id")).as_py() if mentions.num_rows else 0
+        ),
+    )
+
+
+def _stack(parts: list[_Part], attr: str, cols: list[str]) -> pa.Table:
+    """One Arrow table of the parts' `attr` tables (warehouse columns + lake_partition)."""
+    pieces = []
+    for p in parts:
+        t = getattr(p, attr).select(cols)
+        pieces.append(t.append_column("lake_partition", pa.array([p.relpath] * t.num_rows)))
+    return pa.concat_tables(pieces)
+
+
+def _merge_batch(con: duckdb.DuckDBPyConnection, parts: list[_Part], started: float) -> None:
+    """Merge several checked partitions in ONE transaction with set-based statements.
+
+    Rows of a post that appears in several partitions of the batch collapse to the newest
+    `collected_at` (then the last partition); its mentions come from that partition only.
+    The (brand, day) groups and duplicate keys of every post written or removed are queued in
+    `pending_agg_groups` / `pending_dedup_keys` in the same transaction.
+    """
+    post_cols = [c for c in _columns(con, "posts") if c in MENTION_POSTS_SCHEMA.names]
+    mention_cols = [c for c in _columns(con, "mentions") if c in MENTIONS_SCHEMA.names]
+    src_posts = _stack(parts, "posts", post_cols)
+    src_mentions = _stack(parts, "mentions", mention_cols)
+    meta = pa.table(
+        {
+            "lake_path": [p.relpath for p in parts],
+            "fingerprint": [p.fingerprint for p in parts],
+            "run_id": [uuid.uuid4().hex for _ in parts],
+            "rows_in": pa.array([p.posts.num_rows for p in parts], pa.int64()),
+            "rows_loaded": pa.array([p.n_posts for p in parts], pa.int64()),
+            "message": [f"posts={p.n_posts} mentions={p.n_mentions}" for p in parts],
+        }
+    )
+    label = parts[0].relpath if len(parts) == 1 else f"{len(parts)} partitions"
 
     def body() -> None:
-        con.register("_src_posts", posts)
-        con.register("_src_mentions", mentions)
-        if _count(con, "SELECT count(*) FROM _src_posts WHERE post_id IS NULL"):
-            raise ValueError("posts with a null post_id")
-        if _count(con, "SELECT count(*) FROM _src_mentions WHERE mention_id IS NULL"):
-            raise ValueError("mentions with a null mention_id")
+        con.register("_src_posts", src_posts)
+        con.register("_src_mentions", src_mentions)
+        con.register("_batch", meta)
         con.execute(
             "CREATE OR REPLACE TEMP TABLE _p AS SELECT * FROM _src_posts QUALIFY row_number() "
             "OVER (PARTITION BY post_id ORDER BY collected_at DESC NULLS LAST, "
-            "extracted_at DESC NULLS LAST) = 1"
+            "extracted_at DESC NULLS LAST, lake_partition DESC) = 1"
         )
         con.execute(
-            "CREATE OR REPLACE TEMP TABLE _m AS SELECT * FROM _src_mentions QUALIFY row_number() "
+            "CREATE OR REPLACE TEMP TABLE _m AS SELECT m.* FROM _src_mentions m "
+            "SEMI JOIN _p USING (post_id, lake_partition) QUALIFY row_number() "
             "OVER (PARTITION BY mention_id ORDER BY confidence DESC NULLS LAST) = 1"
         )
-        orphans = _count(
-            con, "SELECT count(*) FROM _m WHERE post_id NOT IN (SELECT post_id FROM _p)"
-        )
-        if orphans:
-            raise ValueError(f"{orphans} mentions whose post_id is not in posts.parquet")
+        # what these partitions held before, and any older row of the posts they hold now
         con.execute(
-            "DELETE FROM mentions WHERE post_id IN (SELECT post_id FROM _p) "
-            "OR post_id IN (SELECT post_id FROM posts WHERE lake_partition = ?)",
-            [rel],
+            "CREATE OR REPLACE TEMP TABLE _old AS "
+            "SELECT post_id, brand, created_at, text_hash, minhash_bands FROM posts "
+            "WHERE lake_partition IN (SELECT lake_path FROM _batch) "
+            "OR post_id IN (SELECT post_id FROM _p)"
         )
+        con.execute(_QUEUE_SQL.format(src="_old"))
+        con.execute(_QUEUE_SQL.format(src="_p"))
+        con.execute("DELETE FROM mentions WHERE post_id IN (SELECT post_id FROM _old)")
         con.execute(
-            "DELETE FROM posts WHERE lake_partition = ? "
-            "AND post_id NOT IN (SELECT post_id FROM _p)",
-            [rel],
+            "DELETE FROM posts WHERE lake_partition IN (SELECT lake_path FROM _batch) "
+            "AND post_id NOT IN (SELECT post_id FROM _p)"
         )
         con.execute(
             _upsert_sql(
-                "posts", "post_id", post_cols, "_p",
-                {"lake_partition": "?", "loaded_at": "now()"},
-            ),
-            [rel],
-        )  # fmt: skip
+                "posts", "post_id", post_cols + ["lake_partition"], "_p", {"loaded_at": "now()"}
+            )
+        )
         con.execute(
             _upsert_sql("mentions", "mention_id", mention_cols, "_m", {"loaded_at": "now()"})
         )
-        counts["posts"] = _count(con, "SELECT count(*) FROM _p")
-        counts["mentions"] = _count(con, "SELECT count(*) FROM _m")
-        rows_in = posts.num_rows
-        dup = rows_in - counts["posts"]
-        counts["duplicate"] = dup
-        _record_run(
-            con, run_id, rel, started, "ok", (rows_in, counts["posts"], 0, dup),
-            f"posts={counts['posts']} mentions={counts['mentions']}",
-        )  # fmt: skip
-        _mark_loaded(con, rel, "mentions", fingerprint, run_id)
+        con.execute(
+            """
+            INSERT INTO runs (run_id, stage, "partition", started_at, finished_at, status,
+                              rows_in, rows_loaded, rows_rejected, rows_duplicate, message)
+            SELECT run_id, ?, lake_path, to_timestamp(?), now(), 'ok',
+                   rows_in, rows_loaded, 0, rows_in - rows_loaded, message
+            FROM _batch
+            """,
+            [STAGE, started],
+        )
+        con.execute(
+            """
+            INSERT INTO loaded_partitions (lake_path, kind, fingerprint, run_id, loaded_at)
+            SELECT lake_path, 'mentions', fingerprint, run_id, now() FROM _batch
+            ON CONFLICT (lake_path) DO UPDATE SET kind = excluded.kind,
+                fingerprint = excluded.fingerprint, run_id = excluded.run_id,
+                loaded_at = excluded.loaded_at
+            """
+        )
+        bump_generation(con)
         con.execute("DROP TABLE _p")
         con.execute("DROP TABLE _m")
+        con.execute("DROP TABLE _old")
 
     try:
-        _in_transaction(con, rel, body)
+        _in_transaction(con, label, body)
     finally:
-        con.unregister("_src_posts")
-        con.unregister("_src_mentions")
-    report.partitions_loaded.append(rel)
-    report.posts_loaded += counts["posts"]
-    report.mentions_loaded += counts["mentions"]
-    report.rows_duplicate += counts["duplicate"]
+        for name in ("_src_posts", "_src_mentions", "_batch"):
+            con.unregister(name)
+
+
+def _batches(parts: list[Partition]) -> Iterator[list[Partition]]:
+    """Consecutive groups of at most BATCH_PARTITIONS partitions / ~BATCH_BYTES of files."""
+    batch: list[Partition] = []
+    size = 0
+    for part in parts:
+        try:
+            n = sum(part.file(name).stat().st_size for name in ("posts", "mentions"))
+        except OSError:
+            n = 0
+        if batch and (len(batch) >= BATCH_PARTITIONS or size + n > BATCH_BYTES):
+            yield batch
+            batch, size = [], 0
+        batch.append(part)
+        size += n
+    if batch:
+        yield batch
+
+
+def _load_mentions_batch(
+    con: duckdb.DuckDBPyConnection, batch: list[Partition], report: LoadReport
+) -> None:
+    """Read, check and merge a batch; a partition that fails its checks fails alone, and a
+    batch whose merge fails is retried one partition at a time."""
+    started = time.time()
+    parts = []
+    for part in batch:
+        try:
+            parts.append(_read_partition(part))
+        except Exception as exc:  # one bad partition must not stop the others
+            _fail(con, part.relpath, exc, report)
+    if not parts:
+        return
+    try:
+        _merge_batch(con, parts, started)
+        done = parts
+    except Exception as exc:
+        if len(parts) == 1:
+            _fail(con, parts[0].relpath, exc, report)
+            return
+        done = []
+        for p in parts:
+            try:
+                _merge_batch(con, [p], started)
+                done.append(p)
+            except Exception as exc:
+                _fail(con, p.relpath, exc, report)
+    for p in done:
+        report.partitions_loaded.append(p.relpath)
+        report.posts_loaded += p.n_posts
+        report.mentions_loaded += p.n_mentions
+        report.rows_duplicate += p.posts.num_rows - p.n_posts
 
 
 def _load_rejects_file(con: duckdb.DuckDBPyConnection, rf: RejectFile, report: LoadReport) -> None:
@@ -329,6 +481,7 @@ def _load_rejects_file(con: duckdb.DuckDBPyConnection, rf: RejectFile, report: L
         counts["rejects"] = n = _count(con, "SELECT count(*) FROM _r")
         _record_run(con, run_id, rel, started, "ok", (rejects.num_rows, n, rejects.num_rows, 0))
         _mark_loaded(con, rel, "rejects", fingerprint, run_id)
+        bump_generation(con)
         con.execute("DROP TABLE _r")
 
     try:
@@ -347,6 +500,7 @@ def _remove_rejects_file(con: duckdb.DuckDBPyConnection, rel: str, report: LoadR
         con.execute("DELETE FROM rejects WHERE lake_file = ?", [rel])
         con.execute("DELETE FROM loaded_partitions WHERE lake_path = ?", [rel])
         _record_run(con, run_id, rel, started, "removed", (0, 0, 0, 0), f"deleted {n} rejects")
+        bump_generation(con)
 
     _in_transaction(con, rel, body)
     report.rejects_files_removed.append(rel)
@@ -357,35 +511,105 @@ def _fail(con: duckdb.DuckDBPyConnection, rel: str, exc: BaseException, report: 
     log.error("loading %s failed: %s", rel, message)
     report.partitions_failed[rel] = message
     _record_run(con, uuid.uuid4().hex, rel, time.time(), "failed", message=message[:2000])
+    bump_generation(con)
 
 
-def recompute_dup_of(con: duckdb.DuckDBPyConnection) -> int:
-    """Set `posts.dup_of` for the whole table; returns how many rows changed.
+def _apply_fresh_dup_of(con: duckdb.DuckDBPyConnection) -> int:
+    """Write `_fresh` into posts.dup_of; queue the groups of the posts that changed."""
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _chg AS SELECT f.post_id, f.dup_of, p.brand, "
+        "CAST(timezone('UTC', p.created_at) AS DATE) AS day FROM _fresh f JOIN posts p "
+        "USING (post_id) WHERE p.dup_of IS DISTINCT FROM f.dup_of"
+    )
+    n = _count(con, "SELECT count(*) FROM _chg")
+    if n:
+        con.execute(
+            "INSERT INTO pending_agg_groups SELECT DISTINCT brand, day FROM _chg "
+            "WHERE brand IS NOT NULL AND day IS NOT NULL"
+        )
+        con.execute(
+            "UPDATE posts SET dup_of = _chg.dup_of FROM _chg WHERE posts.post_id = _chg.post_id"
+        )
+    con.execute("DROP TABLE _chg")
+    con.execute("DROP TABLE _fresh")
+    return n
+
+
+def recompute_dup_of(con: duckdb.DuckDBPyConnection, *, full: bool = False) -> int:
+    """Refresh `posts.dup_of`; returns how many rows changed.
 
     dup_of = the earliest (created_at, post_id) other post sharing this post's text_hash or
-    any of its minhash_bands; null when no such post is earlier than this one.
+    any of its minhash_bands; null when no such post is earlier than this one. A post's dup_of
+    can only change when a post sharing one of its keys was written or removed, so only the
+    posts holding a key of `pending_dedup_keys` are recomputed (over every post sharing one of
+    their keys); `full=True`, or a change touching most posts, recomputes the whole table.
     """
     con.execute("BEGIN TRANSACTION")
     try:
-        row = con.execute(_DEDUP_SQL).fetchone()
+        n_posts = _count(con, "SELECT count(*) FROM posts")
+        pending = _count(con, "SELECT count(*) FROM pending_dedup_keys")
+        if not full and pending:
+            pend = "k IN (SELECT k FROM pending_dedup_keys)"
+            con.execute(
+                "CREATE OR REPLACE TEMP TABLE _aff AS SELECT DISTINCT post_id FROM ("
+                + _KEYS_SQL.format(
+                    where_h="'h:' || text_hash IN (SELECT k FROM pending_dedup_keys)",
+                    where_b=pend,
+                )
+                + ")"
+            )
+            full = _count(con, "SELECT count(*) FROM _aff") > FULL_DEDUP_SHARE * n_posts
+        changed = 0
+        if full:
+            con.execute("CREATE OR REPLACE TEMP TABLE _kp AS " + _KEYS_SQL.format(
+                where_h="true", where_b="true"
+            ))  # fmt: skip
+            con.execute(_FRESH_DUP_SQL.format(keys="_kp", scope="posts"))
+            changed = _apply_fresh_dup_of(con)
+        elif pending:
+            own = "post_id IN (SELECT post_id FROM _aff)"
+            con.execute(
+                "CREATE OR REPLACE TEMP TABLE _ka AS SELECT DISTINCT k FROM ("
+                + _KEYS_SQL.format(where_h=own, where_b=own)
+                + ")"
+            )
+            con.execute(
+                "CREATE OR REPLACE TEMP TABLE _kp AS "
+                + _KEYS_SQL.format(
+                    where_h="'h:' || text_hash IN (SELECT k FROM _ka)",
+                    where_b="k IN (SELECT k FROM _ka)",
+                )
+            )
+            con.execute(_FRESH_DUP_SQL.format(keys="_kp", scope="_aff"))
+            changed = _apply_fresh_dup_of(con)
+            con.execute("DROP TABLE _ka")
+        con.execute("DROP TABLE IF EXISTS _kp")
+        con.execute("DROP TABLE IF EXISTS _aff")
+        con.execute("DELETE FROM pending_dedup_keys")
+        if changed:
+            bump_generation(con)
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
         raise
-    return int(row[0]) if row else 0
+    return changed
 
 
 def load_into(con: duckdb.DuckDBPyConnection, lake_dir: Path, report: LoadReport) -> None:
-    """Steps 1-3 of `load_lake` on an open writer connection (no checks, no publish)."""
+    """Merge the changed lake files into the writer (no dup_of, aggregates, checks, publish)."""
     loaded = _loaded_fingerprints(con)
+    changed = []
     for part in list_partitions(lake_dir, "mentions"):
         try:
             if loaded.get(part.relpath) == partition_fingerprint(part):
                 report.partitions_skipped += 1
                 continue
-            _load_mentions_partition(con, part, report)
-        except Exception as exc:  # one bad partition must not stop the others
+        except OSError as exc:  # a partition deleted while listing
             _fail(con, part.relpath, exc, report)
+            continue
+        changed.append(part)
+    for batch in _batches(changed):
+        _load_mentions_batch(con, batch, report)
     present = set()
     for rf in list_rejects(lake_dir):
         present.add(rf.relpath)
@@ -402,7 +626,6 @@ def load_into(con: duckdb.DuckDBPyConnection, lake_dir: Path, report: LoadReport
     for (rel,) in gone:
         if rel not in present:
             _remove_rejects_file(con, rel, report)
-    report.dup_of_changed = recompute_dup_of(con)
 
 
 def mirror_cursors(con: duckdb.DuckDBPyConnection, lake_dir: Path) -> int:
@@ -422,6 +645,7 @@ def mirror_cursors(con: duckdb.DuckDBPyConnection, lake_dir: Path) -> int:
                 "SET cursor = excluded.cursor, updated_at = excluded.updated_at",
                 [c["source"], c["key"], c["cursor"], c["updated_at"]],
             )
+            bump_generation(con)
     return len(cursors)
 
 
@@ -432,24 +656,33 @@ def load_lake(
     publish_snapshot: bool = True,
     max_age_days: float | None = DEFAULT_MAX_AGE_DAYS,
     freshness_required: bool = False,
+    rebuild: bool = False,
 ) -> LoadReport:
-    """Load every changed lake partition into `settings.writer_warehouse`, then run the quality
-    checks and publish `settings.warehouse` (unless `publish_snapshot=False`).
+    """Load every changed lake partition into `settings.writer_warehouse`, refresh `dup_of`
+    and the aggregates for what changed, then run the quality checks and publish
+    `settings.warehouse` (unless `publish_snapshot=False`).
 
-    Idempotent: unchanged partitions are skipped, so a second call loads nothing. Raises
-    `QualityError` if a required check fails (nothing is published), `LoadError` (after
-    publishing the partitions that did load) if some lake files could not be loaded.
+    Idempotent: unchanged partitions are skipped, and a call that finds nothing changed (and a
+    snapshot already holding the writer's generation) does no aggregate work and does not
+    publish. `rebuild=True` recomputes `dup_of` and every aggregate from all rows (after a
+    taxonomy or schema change). Raises `QualityError` if a required check fails (nothing is
+    published), `LoadError` (after publishing the partitions that did load) if some lake files
+    could not be loaded.
     """
+    from opinion.warehouse.aggregates import refresh  # the insights layer's tables
+
     t0 = time.monotonic()
     report = LoadReport()
-    con = connect(settings.writer_warehouse)
+    writer = Path(settings.writer_warehouse)
+    con = connect(writer)
     try:
+        apply_limits(con, writer.with_name(writer.name + ".spill"))
         load_into(con, Path(settings.lake_dir), report)
         mirror_cursors(con, Path(settings.lake_dir))
-        from opinion.warehouse.aggregates import rebuild  # the insights layer's tables
-
-        rebuild(con, settings)
-        if publish_snapshot:
+        report.dup_of_changed = recompute_dup_of(con, full=rebuild)
+        refresh(con, settings, full=rebuild)
+        current = generation(con)
+        if publish_snapshot and (rebuild or snapshot_generation(settings) != current):
             report.checks = publish(
                 settings,
                 con,
@@ -458,6 +691,13 @@ def load_lake(
                 freshness_required=freshness_required,
             )
             report.published = Path(settings.warehouse)
+        elif raw_rows is not None or freshness_required:  # the caller asked for the checks
+            report.checks = run_checks(
+                con,
+                raw_rows,
+                max_age_days=max_age_days,
+                freshness_required=freshness_required,
+            )
     finally:
         con.close()  # no-op when publish already closed it
         report.seconds = time.monotonic() - t0

@@ -46,6 +46,27 @@ def copy_atomically(src: Path, dest: Path) -> Path:
     return dest
 
 
+def snapshot_generation(settings: Settings) -> str | None:
+    """The loader generation the published snapshot holds (None: no snapshot, or older).
+
+    Read through an ATTACH from a fresh in-memory database: DuckDB's per-process instance
+    cache could otherwise hand back an older snapshot this process opened before a swap.
+    """
+    path = Path(settings.warehouse)
+    if not path.exists():
+        return None
+    con = duckdb.connect(":memory:")
+    try:
+        quoted = str(path).replace("'", "''")
+        con.execute(f"ATTACH '{quoted}' AS snap (READ_ONLY)")
+        row = con.execute("SELECT value FROM snap.load_state WHERE key = 'generation'").fetchone()
+    except duckdb.Error:
+        return None
+    finally:
+        con.close()
+    return None if row is None else row[0]
+
+
 def publish(
     settings: Settings,
     con: duckdb.DuckDBPyConnection | None = None,

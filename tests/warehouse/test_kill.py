@@ -23,6 +23,7 @@ def hook(lake_path):
         (tmp / "in_third_transaction").write_text(lake_path)
         time.sleep(120)
 load._BEFORE_COMMIT = hook
+load.BATCH_PARTITIONS = 1  # one transaction per partition: kill between partitions
 settings = Settings(data_dir=tmp, lake_dir=tmp / "lake",
                     warehouse=tmp / "warehouse" / "opinion.duckdb", state_dir=tmp / "state")
 load_lake(settings)

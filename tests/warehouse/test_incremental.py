@@ -1,0 +1,169 @@
+"""Loads whose cost follows the change: no-op loads, incremental dup_of and aggregates, batches."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from opinion.warehouse import connect, load_lake
+from opinion.warehouse.load import generation
+
+from .conftest import REPO, make_lake, mention_rows, post_row, write_mentions
+
+AGG = "SELECT * FROM agg_daily ORDER BY ALL"
+DUPS = "SELECT post_id, dup_of FROM posts ORDER BY post_id"
+STATE = "SELECT key, value, updated_at FROM load_state ORDER BY key"
+
+
+def snapshot(settings):
+    with connect(settings.writer_warehouse) as con:
+        return {
+            "agg": con.execute(AGG).fetchall(),
+            "dups": con.execute(DUPS).fetchall(),
+            "state": con.execute(STATE).fetchall(),
+            "pending": con.execute(
+                "SELECT (SELECT count(*) FROM pending_agg_groups), "
+                "(SELECT count(*) FROM pending_dedup_keys)"
+            ).fetchone(),
+        }
+
+
+def test_noop_load_does_no_aggregate_work_and_does_not_publish(settings):
+    make_lake(settings.lake_dir, days=3, per_day=4)
+    first = load_lake(settings)
+    assert first.published is not None
+    before = snapshot(settings)
+    published = os.stat(settings.warehouse)
+    again = load_lake(settings)
+    assert not again.changed and again.published is None and again.checks == []
+    after = snapshot(settings)
+    assert after == before  # same generation, same aggregate_params row (updated_at too)
+    assert after["pending"] == (0, 0)
+    now = os.stat(settings.warehouse)
+    assert (now.st_ino, now.st_mtime_ns) == (published.st_ino, published.st_mtime_ns)
+
+
+def test_unpublished_generation_is_published_by_the_next_load(settings):
+    make_lake(settings.lake_dir, days=1, per_day=3)
+    load_lake(settings, publish_snapshot=False)
+    assert not settings.warehouse.exists()
+    report = load_lake(settings)  # nothing new in the lake, but the snapshot is behind
+    assert not report.changed and report.published is not None
+    with connect(settings.warehouse, read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM posts").fetchone()[0] == 3
+        published_gen = generation(con)
+    with connect(settings.writer_warehouse) as con:
+        assert generation(con) == published_gen
+
+
+def test_incremental_load_equals_full_rebuild(settings):
+    lake = settings.lake_dir
+    days = ["2015-02-20", "2015-02-21", "2015-02-22"]
+    posts = {d: [post_row("twitter", d, i) for i in range(6)] for d in days}
+    for d in days:
+        write_mentions(lake, "twitter", d, posts[d])
+    load_lake(settings)
+    # one day changes: a post gone, one post's polarity flipped, one becomes a repost of an
+    # earlier day's post (dup_of changes for it and the aggregates of its day drop it)
+    day = days[2]
+    changed = posts[day][1:]
+    changed[0] = post_row("twitter", day, 1, text_hash=posts[days[0]][0]["text_hash"])
+    ms = mention_rows(changed)
+    for m in ms[:3]:
+        m["polarity"] = "negative"
+    write_mentions(lake, "twitter", day, changed, ms)
+    report = load_lake(settings)
+    assert report.partitions_loaded == [f"mentions/source=twitter/day={day}"]
+    assert report.dup_of_changed == 1
+    incremental = snapshot(settings)
+    assert incremental["pending"] == (0, 0)
+    full = load_lake(settings, rebuild=True)
+    assert full.published is not None
+    rebuilt = snapshot(settings)
+    assert incremental["agg"] == rebuilt["agg"] and incremental["dups"] == rebuilt["dups"]
+    with connect(settings.warehouse, read_only=True) as con:
+        assert con.execute(AGG).fetchall() == rebuilt["agg"]
+        # day 3 lost a post (2 mentions) and the repost (2 mentions) no longer counts
+        sql = "SELECT day::VARCHAR, sum(mentions) FROM agg_daily GROUP BY 1"
+        per_day = dict(con.execute(sql).fetchall())
+    assert per_day == {days[0]: 12, days[1]: 12, days[2]: 8}
+
+
+def test_removed_original_moves_dup_of_incrementally(settings):
+    lake = settings.lake_dir
+    a = [post_row("twitter", "2015-02-20", i) for i in range(3)]
+    b = [post_row("reddit", "2015-02-21", 0, text_hash=a[0]["text_hash"])]
+    c = [post_row("forum", "2015-02-22", 0, text_hash=a[0]["text_hash"])]
+    write_mentions(lake, "twitter", "2015-02-20", a)
+    write_mentions(lake, "reddit", "2015-02-21", b)
+    write_mentions(lake, "forum", "2015-02-22", c)
+    load_lake(settings)
+    write_mentions(lake, "twitter", "2015-02-20", a[1:])  # the original disappears
+    assert load_lake(settings).dup_of_changed == 2
+    with connect(settings.writer_warehouse) as con:
+        dup = dict(con.execute(DUPS).fetchall())
+    assert dup[b[0]["post_id"]] is None and dup[c[0]["post_id"]] == b[0]["post_id"]
+
+
+def test_many_partitions_merge_in_one_transaction(settings):
+    make_lake(settings.lake_dir, days=5, per_day=3)
+    seen = []
+    from opinion.warehouse import load
+
+    load._BEFORE_COMMIT = seen.append
+    try:
+        report = load_lake(settings)
+    finally:
+        load._BEFORE_COMMIT = None
+    assert len(report.partitions_loaded) == 5 and seen == ["5 partitions"]
+    with connect(settings.writer_warehouse) as con:
+        runs = con.execute("SELECT count(*), sum(rows_loaded) FROM runs").fetchone()
+        assert runs == (5, 15)
+
+
+KILLED_IN_BATCH = """
+import sys, time
+from pathlib import Path
+from opinion.config import Settings
+from opinion.warehouse import load, load_lake
+tmp = Path(sys.argv[1])
+def hook(label):
+    (tmp / "in_batch").write_text(label)
+    time.sleep(120)
+load._BEFORE_COMMIT = hook
+settings = Settings(data_dir=tmp, lake_dir=tmp / "lake",
+                    warehouse=tmp / "warehouse" / "opinion.duckdb", state_dir=tmp / "state")
+load_lake(settings)
+"""
+
+
+def test_kill_mid_batch_leaves_nothing_and_rerun_loads_all(settings, tmp_path):
+    rows = make_lake(settings.lake_dir, days=4, per_day=10)
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    proc = subprocess.Popen(
+        [sys.executable, "-c", KILLED_IN_BATCH, str(tmp_path)], cwd=REPO, env=env,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    marker = tmp_path / "in_batch"
+    try:
+        deadline = time.time() + 60
+        while not marker.exists():
+            assert proc.poll() is None, proc.communicate()
+            assert time.time() < deadline, "loader never reached the batch commit"
+            time.sleep(0.02)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.communicate(timeout=30)
+    assert marker.read_text() == "4 partitions"
+    with connect(settings.writer_warehouse) as con:
+        for table in ("posts", "mentions", "runs", "loaded_partitions", "pending_agg_groups"):
+            assert con.execute(f"SELECT count(*) FROM {table}").fetchone()[0] == 0, table
+    report = load_lake(settings)
+    assert len(report.partitions_loaded) == 4
+    with connect(settings.warehouse, read_only=True) as con:
+        assert con.execute("SELECT count(*), count(DISTINCT post_id) FROM posts").fetchone() == (
+            len(rows),
+            len(rows),
+        )
+        assert con.execute("SELECT sum(mentions) FROM agg_daily").fetchone()[0] == 2 * len(rows)
