@@ -7,6 +7,7 @@ check that the text-derived scores move with the stars."""
 from __future__ import annotations
 
 import csv
+import random
 from pathlib import Path
 
 HEADER = [
@@ -35,10 +36,36 @@ AIRLINES = [
 ]
 
 
+_FILLER_TEXT = (
+    "we flew from the coast to the capital last spring with two suitcases and a guidebook "
+    "about old churches markets rivers bridges castles gardens museums harbours islands "
+    "mountains villages vineyards beaches lakes valleys forests cathedrals squares towers "
+    "canals palaces libraries theatres galleries festivals concerts parks zoos stadiums "
+    "monday tuesday wednesday thursday friday saturday sunday morning evening afternoon "
+    "sister brother cousin friend colleague daughter son grandmother uncle aunt partner"
+)
+_FILLER = _FILLER_TEXT.split()
+
+
+def _distinct(body: str, rng: random.Random, seen: set[str]) -> str:
+    """`body` plus a short travel story that shares no MinHash band (nor text hash) with the
+    texts already made, so the warehouse's near-duplicate rule keeps every review."""
+    from opinion.clean.dedupe import minhash_bands, text_fingerprint
+
+    while True:
+        story = " ".join(rng.choice(_FILLER) for _ in range(45)).capitalize() + "."
+        text = f"{story} {body}"
+        keys = {f"b:{b}" for b in minhash_bands(text)} | {f"h:{text_fingerprint(text)}"}
+        if not keys & seen:
+            seen |= keys
+            return text
+
+
 def write_reviews(folder: Path, per_airline: int = 4) -> tuple[Path, Path]:
     """(reviews CSV, ratings CSV) with `per_airline` reviews for each of three airlines."""
     folder.mkdir(parents=True, exist_ok=True)
     reviews, ratings = folder / "reviews.csv", folder / "reviews.ratings.csv"
+    rng, seen = random.Random(7), set()
     with (
         reviews.open("w", newline="", encoding="utf-8") as fr,
         ratings.open("w", newline="", encoding="utf-8") as fs,
@@ -55,8 +82,8 @@ def write_reviews(folder: Path, per_airline: int = 4) -> tuple[Path, Path]:
                 title = '"Crew were wonderful"' if star >= 3 else "“Rude crew, awful seat”"
                 day = f"2024-0{1 + i % 3}-1{i % 9}"
                 wr.writerow(
-                    [rid, airline, day, title, f"Trip {i}. {body}", score, rec or ("yes" if
-                     star >= 3 else "no"), "Economy Class", "Solo Leisure", "A to B",
+                    [rid, airline, day, title, _distinct(body, rng, seen), score, rec or ("yes"
+                     if star >= 3 else "no"), "Economy Class", "Solo Leisure", "A to B",
                      "May 2024", 1, f"Reviewer {a}{i}"]
                 )  # fmt: skip
                 ws.writerow([rid, airline, star, star, star, star, "" if i == 0 else star])

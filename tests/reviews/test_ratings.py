@@ -94,7 +94,7 @@ def test_title_and_recommended_are_fields(tmp_path):
     first = good[0]
     assert first.title == "Crew were wonderful"  # the export's quotes are dropped
     assert first.recommended is True and first.rating == 9.0
-    assert first.text.startswith("Trip 0. The seat")  # text stays the body
+    assert "The seat was very comfortable" in first.text  # text stays the body
     assert {g.title for g in good} == {"Crew were wonderful", "Rude crew, awful seat"}
 
 
