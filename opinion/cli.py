@@ -102,7 +102,8 @@ def demo(warehouse, lake_dir, model, input_path, limit) -> None:
 @click.option(
     "--mapping",
     default=None,
-    help='Column mapping as JSON, e.g. \'{"native_id":"id","text":"body"}\'.',
+    help='Column mapping as JSON, e.g. \'{"native_id":"id","text":"body"}\', or a preset '
+    "name (AIRLINE_TWEETS, AIRLINE_REVIEWS).",
 )
 @click.option("--name", "source_name", default=None, help="Source name stored on posts.")
 @click.option(
@@ -162,7 +163,9 @@ def collect(
         connector = source
         if source == "files" and not path:
             raise click.UsageError("the files source needs --path")
-        if mapping:
+        if mapping and not mapping.lstrip().startswith("{"):
+            options["mapping"] = mapping.strip()  # a preset name, e.g. AIRLINE_REVIEWS
+        elif mapping:
             try:
                 options["mapping"] = json.loads(mapping)
             except json.JSONDecodeError as exc:

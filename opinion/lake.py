@@ -64,6 +64,11 @@ RAW_POSTS_SCHEMA = pa.schema(
         ("language", pa.string()),
         ("raw", pa.string()),
         ("collected_at", _TS),
+        ("title", pa.string()),
+        ("recommended", pa.bool_()),
+        ("rating_value", pa.float64()),
+        ("rating_scale", pa.string()),
+        ("rating_norm", pa.float64()),
     ]
 )
 
@@ -97,7 +102,14 @@ MENTIONS_SCHEMA = pa.schema(
         ("touchpoint", pa.string()),
         ("cx_domain", pa.string()),
         ("taxonomy_version", pa.string()),
+        ("in_title", pa.bool_()),
     ]
+)
+
+#: Columns added after lakes already existed (reviews): a file written before them reads as
+#: all-null in these columns instead of failing `conform`.
+OPTIONAL_COLUMNS = frozenset(
+    {"title", "recommended", "rating_value", "rating_scale", "rating_norm", "in_title"}
 )
 
 REJECTS_SCHEMA = pa.schema(
@@ -233,6 +245,9 @@ def partition_path(lake_dir: Path, kind: str, source: str, day: str | date) -> P
 
 def conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
     """Reorder and cast `table` to `schema`; extra columns are kept after the known ones."""
+    for f in schema:
+        if f.name in OPTIONAL_COLUMNS and f.name not in table.column_names:
+            table = table.append_column(f, pa.nulls(table.num_rows, f.type))
     missing = [f.name for f in schema if f.name not in table.column_names]
     if missing:
         raise ValueError(f"table lacks columns {missing}")

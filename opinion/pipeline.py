@@ -77,7 +77,10 @@ def to_post(rec: RawRecord, salt: str, keep_handles: Iterable[str], collected_at
         url=rec.url,
         author_hash=hash_author(rec.author, salt),
         brand=rec.brand,
-        rating=rec.rating,
+        rating_value=rec.rating,
+        rating_scale=rec.rating_scale,
+        title=None if rec.title is None else redact(normalize_text(rec.title), keep),
+        recommended=rec.recommended,
         raw=json.dumps(payload, ensure_ascii=False, default=str, sort_keys=True),
     )
     row = post.to_row()
@@ -206,6 +209,47 @@ def _brand_and_target(text: str, source_brand: str | None, brands):
     return source_brand, None
 
 
+def _review_brand_and_target(text: str, source_brand: str | None, brands):
+    """A review is filed under the brand it reviews: the source's label wins (a BA review that
+    says "better than Delta" stays BA's). A label that is wholly a known brand's alias takes
+    that brand's name ("Delta Air Lines" → "Delta"); the target is the text's first mention
+    of that brand, if any."""
+    if not source_brand:
+        return _brand_and_target(text, source_brand, brands)
+    label = source_brand.strip()
+    named = brands.find(label)
+    brand = named[0] if named and named[1] == 0 and named[2] == len(label) else label
+    found = brands.find(text)
+    return brand, ((found[1], found[2]) if found and found[0] == brand else None)
+
+
+def is_review(row: dict) -> bool:
+    """A post with a rating or a title is a review (of the brand it was collected for)."""
+    return row.get("rating_scale") is not None or bool(row.get("title"))
+
+
+def reading_text(row: dict) -> tuple[str, int]:
+    """What the engine reads for a post, and where `text` starts in it: a review's title
+    (ended as a sentence) then a blank line then its text; a post without a title, its text.
+
+    `posts.text` stays the body, so mention offsets are mapped back (`_place_mention`)."""
+    body, title = row.get("text") or "", (row.get("title") or "").strip()
+    if not title:
+        return body, 0
+    head = title + ("" if title[-1] in ".!?…" else ".") + "\n\n"
+    return head + body, len(head)
+
+
+def _place_mention(start: int, end: int, offset: int, title_len: int):
+    """(start, end, in_title) of a span of the reading text: offsets into `text`, or into
+    `title` for a span inside the title; None for a span that straddles the two."""
+    if start >= offset:
+        return start - offset, end - offset, False
+    if end <= title_len:
+        return start, end, True
+    return None
+
+
 ANALYZE_CHUNK = 512  # posts per engine call: bounded memory, frequent progress updates
 
 
@@ -228,7 +272,8 @@ def extract_partition(
         text = row["text"] or ""
         row["language"] = detect_language(text)
         row["is_english"] = row["language"] in ("en", "und")
-        row["brand"], targets[i] = _brand_and_target(text, row["brand"], brands)
+        pick = _review_brand_and_target if is_review(row) else _brand_and_target
+        row["brand"], targets[i] = pick(text, row["brand"], brands)
         score, reasons = spam_signals(text)
         row["spam_score"], row["spam_reasons"] = score, ",".join(reasons)
         row["text_hash"] = text_fingerprint(text)
@@ -238,8 +283,12 @@ def extract_partition(
         row["extracted_at"] = now
         if row["is_english"]:
             english_idx.append(i)
-    texts = [posts[i]["text"] for i in english_idx]
-    spans = [targets[i] for i in english_idx]
+    readings = [reading_text(posts[i]) for i in english_idx]
+    texts = [t for t, _ in readings]
+    spans = [
+        None if targets[i] is None else (targets[i][0] + off, targets[i][1] + off)
+        for i, (_, off) in zip(english_idx, readings, strict=True)
+    ]
     results = []
     for c in range(0, len(texts), ANALYZE_CHUNK):
         results += engine.analyze(texts[c : c + ANALYZE_CHUNK], spans[c : c + ANALYZE_CHUNK])
@@ -248,22 +297,27 @@ def extract_partition(
     mentions, errors = [], 0
     from opinion.records import Mention
 
-    for i, res in zip(english_idx, results, strict=True):
+    for i, (_, offset), res in zip(english_idx, readings, results, strict=True):
         row = posts[i]
         if res.error:
             errors += 1
             continue
         row["sentiment"], row["sentiment_confidence"] = res.sentiment, res.sentiment_confidence
+        title_len = len((row.get("title") or "").strip())
         for a in res.aspects:
+            placed = _place_mention(a.start, a.end, offset, title_len)
+            if placed is None:
+                continue
             m = Mention(
                 row["post_id"],
                 a.term,
-                a.start,
-                a.end,
+                placed[0],
+                placed[1],
                 a.aspect,
                 a.polarity,
                 a.confidence,
                 engine.version,
+                in_title=placed[2],
             )
             mentions.append(
                 {

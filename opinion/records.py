@@ -7,10 +7,15 @@ same post collected twice (or re-extracted) lands on the same row.
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 
 POLARITIES = ("positive", "negative", "neutral")
+DEFAULT_RATING_SCALE = "1-5"
+_SCALE = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s*(?:-|\.\.|–|to)\s*(-?\d+(?:\.\d+)?)\s*$")
+_YES = {"yes", "y", "true", "1", "recommended"}
+_NO = {"no", "n", "false", "0", "not recommended"}
 
 
 def stable_id(*parts: object) -> str:
@@ -24,6 +29,79 @@ def post_id_for(source: str, native_id: str) -> str:
     return stable_id(source, native_id)
 
 
+@dataclass(frozen=True, slots=True)
+class RatingScale:
+    """The scale a source rates on (`1-5` stars, `1-10`, `0-10` NPS-style, ...).
+
+    A rating is valid only inside its declared scale; `normalise` maps it onto 0..1 so ratings
+    of different sources compare, and `stars` onto the 1..5 equivalent `posts.rating` keeps."""
+
+    low: float
+    high: float
+
+    @classmethod
+    def parse(cls, value: object) -> RatingScale:
+        """`"1-10"`, `"0..10"`, `"1–5"`, `(1, 5)` or a `RatingScale`; one-line ValueError."""
+        if isinstance(value, RatingScale):
+            return value
+        if isinstance(value, tuple | list) and len(value) == 2:
+            low, high = (float(v) for v in value)
+        else:
+            m = _SCALE.match(str(value))
+            if not m:
+                raise ValueError(f"rating scale must look like 1-5, 1-10 or 0-10, got {value!r}")
+            low, high = float(m.group(1)), float(m.group(2))
+        if not low < high:
+            raise ValueError(f"rating scale must go from low to high, got {value!r}")
+        return cls(low, high)
+
+    def __str__(self) -> str:
+        return f"{_num(self.low)}-{_num(self.high)}"
+
+    def normalise(self, value: float) -> float:
+        """`value` on 0..1 (low → 0, high → 1); outside the scale is a ValueError."""
+        if not self.low <= value <= self.high:
+            raise ValueError(f"rating {_num(value)} is outside its scale {self}")
+        return (value - self.low) / (self.high - self.low)
+
+    def stars(self, value: float) -> int:
+        """The 1..5 equivalent (1 + 4 × normalised, rounded half up) for `posts.rating`."""
+        return int(1 + 4 * self.normalise(value) + 0.5)
+
+
+def _num(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else str(x)
+
+
+def parse_rating(value: object) -> float | None:
+    """A rating as given by a source (`"8"`, `8`, `"4.5"`), as a number; empty → None."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, bool):
+        raise ValueError(f"rating must be a number, got {value!r}")
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise ValueError(f"rating must be a number, got {value!r}") from None
+    if number != number:  # NaN: an empty cell of a numeric Parquet/JSON column
+        return None
+    return number
+
+
+def parse_recommended(value: object) -> bool | None:
+    """A yes/no recommendation (`yes`, `no`, `true`, `1`, ...); empty → None."""
+    if value is None or isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if not text:
+        return None
+    if text in _YES:
+        return True
+    if text in _NO:
+        return False
+    raise ValueError(f"recommended must be yes or no, got {value!r}")
+
+
 @dataclass(slots=True)
 class Post:
     """One public post or review, as collected (text already redacted, author hashed)."""
@@ -35,10 +113,15 @@ class Post:
     url: str | None = None
     author_hash: str | None = None
     brand: str | None = None
-    rating: int | None = None
+    rating: int | None = None  # 1..5 equivalent of the rating (compatibility), derived
     language: str | None = None
     raw: str | None = None  # JSON of the source record, redacted, kept for audit
     post_id: str = field(default="")
+    title: str | None = None  # a review's headline; `text` stays the body
+    recommended: bool | None = None  # the reviewer's own yes/no, where the source has it
+    rating_value: float | None = None  # the rating as the source gave it, on `rating_scale`
+    rating_scale: str | None = None  # e.g. "1-10"; default 1-5 when a rating has none
+    rating_norm: float | None = None  # rating_value on 0..1, derived
 
     def __post_init__(self) -> None:
         if not self.source or not str(self.native_id):
@@ -47,8 +130,18 @@ class Post:
         if self.created_at.tzinfo is None:
             raise ValueError(f"created_at must carry a time zone: {self.created_at!r}")
         self.created_at = self.created_at.astimezone(UTC)
-        if self.rating is not None and not 1 <= int(self.rating) <= 5:
-            raise ValueError(f"rating must be 1..5, got {self.rating!r}")
+        if self.rating_value is None and self.rating is not None:
+            self.rating_value = self.rating  # the old way: a 1..5 star rating alone
+        self.rating_value = parse_rating(self.rating_value)
+        if self.rating_value is None:
+            self.rating = self.rating_norm = None
+        else:
+            scale = RatingScale.parse(self.rating_scale or DEFAULT_RATING_SCALE)
+            self.rating_norm = scale.normalise(self.rating_value)
+            self.rating = scale.stars(self.rating_value)
+            self.rating_scale = str(scale)
+        self.recommended = parse_recommended(self.recommended)
+        self.title = (self.title or "").strip() or None
         self.post_id = self.post_id or post_id_for(self.source, self.native_id)
 
     @property
@@ -73,11 +166,16 @@ class Mention:
     confidence: float
     model_version: str
     mention_id: str = field(default="")
+    in_title: bool = False  # start/end index the post's `title`, not its `text`
 
     def __post_init__(self) -> None:
         if self.polarity not in POLARITIES:
             raise ValueError(f"polarity must be one of {POLARITIES}, got {self.polarity!r}")
-        self.mention_id = self.mention_id or stable_id(self.post_id, self.start, self.end)
+        self.mention_id = self.mention_id or (
+            stable_id(self.post_id, "title", self.start, self.end)
+            if self.in_title
+            else stable_id(self.post_id, self.start, self.end)
+        )
 
 
 @dataclass(slots=True)
@@ -92,8 +190,11 @@ class RawRecord:
     author: str | None = None
     url: str | None = None
     brand: str | None = None
-    rating: int | None = None
+    rating: float | None = None  # as the source gave it, on `rating_scale`
     payload: dict = field(default_factory=dict)
+    rating_scale: str | None = None  # the source's declared scale; None = 1-5 stars
+    title: str | None = None
+    recommended: bool | None = None
 
 
 @dataclass(slots=True)

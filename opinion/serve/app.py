@@ -25,7 +25,7 @@ from starlette.staticfiles import StaticFiles
 
 from opinion.config import Settings
 from opinion.insights import stats
-from opinion.serve import charts, filters, queries
+from opinion.serve import charts, filters, queries, reviews
 from opinion.serve.db import Snapshot, WarehouseMissing
 
 log = logging.getLogger(__name__)
@@ -114,6 +114,7 @@ def build_context(cur, settings: Settings, page: str, f: filters.Filters, cat, l
         ctx["sov"] = queries.share_of_voice(cur, f, comp)
         ctx["sov_chart"] = charts.share_bars(ctx["sov"], f.brand) if ctx["sov"] else None
         ctx["alerts"] = queries.alerts(cur, f)[:5]
+        ctx["review_indices"] = reviews.review_indices(cur, f)  # _review_indices.html
     if page in ("map", "report"):
         if f.category and page == "map":
             points, level = queries.aspects(cur, f, minimum), "aspect"

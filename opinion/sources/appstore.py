@@ -7,7 +7,8 @@ single object when there is one review, or absent when there are none. A review 
 `id.label`, `author.name.label`, `updated.label`, `title.label`, `content.label`,
 `im:rating.label` ("1".."5", kept in `rating`), `im:version.label`, `im:voteSum`,
 `im:voteCount`. The first entry of some pages is the app's own metadata (`im:name`,
-`im:artist`, no `im:rating`): skipped. Text: title + content.
+`im:artist`, no `im:rating`): skipped. Text: content (the
+title is the `title` field; a review with a title only has it as its text); rating scale 1-5.
 
 Auth: none. Limits: Apple throttles aggressive clients (403/429); 10 pages × 50 reviews.
 URL: the app's reviews page `https://apps.apple.com/{country}/app/id{app_id}?see-all=reviews`
@@ -147,7 +148,7 @@ class AppStoreSource(Source):
             return Reject(self.name, str(entry)[:2000], "review without id.label")
         title = (_label(entry, "title") or "").strip()
         content = (_label(entry, "content") or "").strip()
-        text = "\n\n".join(p for p in (title, content) if p)
+        text = content or title  # the title is its own field (read with the text)
         if not text:
             return Reject(self.name, review_id, "review without title or content")
         try:
@@ -183,4 +184,6 @@ class AppStoreSource(Source):
             brand=cfg.brand,
             rating=rating,
             payload=payload,
+            rating_scale="1-5",  # Apple's stars
+            title=title if content and title else None,
         )

@@ -10,6 +10,7 @@ The file (repo root, or `OPINION_CONFIG`) holds a list of jobs::
         options: {base_url: "https://mastodon.social", timeline: tag}
         brands: [Delta, JetBlue]     # optional
         queries: [delta, jetblue]    # optional; one source (and one cursor) per query
+        rating_scale: 1-10           # optional: the scale of the source's ratings (files)
       - name: bluesky_airlines
         source: bluesky
         queries:                     # or brand → queries: records get that brand
@@ -133,7 +134,9 @@ def parse_jobs(data: Any, where: str, base_dir: Path, settings: Settings) -> lis
         here = f"{where} jobs[{i}]"
         if not isinstance(raw, dict):
             raise _fail(here, "must be a mapping")
-        bad = set(raw) - {"name", "source", "enabled", "options", "brands", "queries"}
+        bad = set(raw) - {
+            "name", "source", "enabled", "options", "brands", "queries", "rating_scale"
+        }  # fmt: skip
         if bad:
             raise _fail(here, f"unknown key(s): {', '.join(sorted(bad))}")
         name = raw.get("name")
@@ -153,6 +156,8 @@ def parse_jobs(data: Any, where: str, base_dir: Path, settings: Settings) -> lis
         if not isinstance(options, dict):
             raise _fail(here, "options must be a mapping")
         options = _substitute(options, settings.data_dir)
+        if raw.get("rating_scale") is not None:  # shorthand for options.rating_scale
+            options = {**options, "rating_scale": str(raw["rating_scale"])}
         if isinstance(options.get("path"), str) and not Path(options["path"]).is_absolute():
             options["path"] = str(base_dir / options["path"])
         brands = _strings(raw.get("brands"), f"{here} brands")

@@ -1,9 +1,13 @@
 """The `files` source: CSV, JSON Lines and Parquet exports, mapped onto post fields.
 
-A column mapping names which input column holds each field; the demo's airline CSV is the
-built-in example (`AIRLINE_TWEETS`). A record that cannot become a post (malformed CSV row,
-JSON that is not an object, missing text or id, bad timestamp) becomes a `Reject` with a
-one-line reason and the rest of the file goes on.
+A column mapping names which input column holds each field (a field not in the mapping is
+read from the column of the same name); the demo's airline CSV is the built-in example
+(`AIRLINE_TWEETS`), a Skytrax-style review export the other (`AIRLINE_REVIEWS`). Reviews
+carry `title`, `recommended` (yes/no) and `rating`, read on the file's declared
+`rating_scale` (default 1-5 stars): only a rating outside that scale is rejected. A record
+that cannot become a post (malformed CSV row, JSON that is not an object, missing text or id,
+bad timestamp, bad rating) becomes a `Reject` with a one-line reason and the rest of the file
+goes on.
 """
 
 from __future__ import annotations
@@ -15,10 +19,27 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from opinion.records import RawRecord, Reject
+from opinion.records import (
+    DEFAULT_RATING_SCALE,
+    RatingScale,
+    RawRecord,
+    Reject,
+    parse_rating,
+    parse_recommended,
+)
 from opinion.sources.timeparse import parse_timestamp
 
-FIELDS = ("native_id", "text", "created_at", "author", "url", "brand", "rating")
+FIELDS = (
+    "native_id",
+    "text",
+    "created_at",
+    "author",
+    "url",
+    "brand",
+    "rating",
+    "title",
+    "recommended",
+)
 REQUIRED = ("native_id", "text", "created_at")
 
 
@@ -31,9 +52,13 @@ class FileSourceConfig:
     mapping: dict[str, str] = field(default_factory=dict)
     url_template: str | None = None  # e.g. "https://twitter.com/i/web/status/{native_id}"
     format: str | None = None  # csv | jsonl | parquet; default from the suffix
+    rating_scale: str | None = None  # "1-10", "0-10", ...; None = 1-5 stars
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "path", Path(self.path))
+        if self.rating_scale is not None:
+            scale = RatingScale.parse(self.rating_scale)
+            object.__setattr__(self, "rating_scale", str(scale))
         unknown = set(self.mapping) - set(FIELDS)
         if unknown:
             raise ValueError(f"unknown field(s) in mapping: {sorted(unknown)}; known: {FIELDS}")
@@ -54,6 +79,19 @@ AIRLINE_TWEETS = {
     "brand": "airline",
 }
 TWEET_URL = "https://twitter.com/i/web/status/{native_id}"
+
+#: A Skytrax-style review export (`../shared/data/reviews/airline_reviews.csv`); its overall
+#: `rating` is on 1-10, so collect it with `rating_scale=1-10`.
+AIRLINE_REVIEWS = {
+    "native_id": "review_id",
+    "text": "text",
+    "created_at": "published",
+    "author": "author",
+    "brand": "airline",
+    "title": "title",
+    "rating": "rating",
+    "recommended": "recommended",
+}
 
 
 def _format_of(path: Path) -> str:
@@ -89,13 +127,19 @@ def to_record(row: dict, cfg: FileSourceConfig) -> RawRecord | Reject:
         created = parse_timestamp(get("created_at"))
     except ValueError as exc:
         return Reject(cfg.source, _dump(row), f"bad created_at: {exc}")
-    rating = get("rating")
+    scale = RatingScale.parse(cfg.rating_scale or DEFAULT_RATING_SCALE)
     try:
-        rating = None if rating is None else int(float(rating))  # type: ignore[arg-type]
-        if rating is not None and not 1 <= rating <= 5:
-            raise ValueError
-    except (TypeError, ValueError):
-        return Reject(cfg.source, _dump(row), f"rating must be 1..5, got {rating!r}")
+        rating = parse_rating(get("rating"))
+        if rating is not None:
+            scale.normalise(rating)
+    except ValueError as exc:
+        hint = "" if cfg.rating_scale else " (declare the file's scale, e.g. rating_scale=1-10)"
+        return Reject(cfg.source, _dump(row), f"bad rating: {exc}{hint}")
+    try:
+        recommended = parse_recommended(get("recommended"))
+    except ValueError as exc:
+        return Reject(cfg.source, _dump(row), f"bad recommended: {exc}")
+    title = get("title")
     native_id = str(get("native_id")).strip()
     url = get("url")
     if url is None and cfg.url_template:
@@ -111,7 +155,21 @@ def to_record(row: dict, cfg: FileSourceConfig) -> RawRecord | Reject:
         brand=None if brand is None else str(brand),
         rating=rating,
         payload={k: v for k, v in row.items() if v is not None},
+        rating_scale=None if rating is None else str(scale),
+        title=None if title is None else clean_title(str(title)),
+        recommended=recommended,
     )
+
+
+_QUOTES = "\"'“”‘’«»"
+
+
+def clean_title(title: str) -> str:
+    """A review headline without the quotes some exports wrap it in (`"Great crew"`)."""
+    title = " ".join(title.split())
+    while len(title) > 1 and title[0] in _QUOTES and title[-1] in _QUOTES:
+        title = title[1:-1].strip()
+    return title
 
 
 def read_rows(path: Path, fmt: str | None = None) -> Iterator[dict | Reject]:

@@ -1,8 +1,9 @@
 """Local exports (CSV, JSON Lines, Parquet) as a `Source`: `opinion.sources.files.read_file`
 behind the same contract as the API connectors.
 
-Options: `path` (required), `mapping` ({field: column}; or the preset name `AIRLINE_TWEETS`),
-`url_template` (or the preset `TWEET_URL`), `format`, `name` (default `files`).
+Options: `path` (required), `mapping` ({field: column}; or a preset name: `AIRLINE_TWEETS`,
+`AIRLINE_REVIEWS`), `url_template` (or the preset `TWEET_URL`), `format`, `name` (default
+`files`), `rating_scale` (the scale of the `rating` column: `1-5` (default), `1-10`, `0-10`).
 
 Cursor: the file's fingerprint (`sha256:<hex of its bytes>`). An unchanged file yields no
 page at all; a changed one is read again in full (posts merge by id, so only what changed is
@@ -29,9 +30,15 @@ from pathlib import Path
 
 from opinion.records import RawRecord
 from opinion.sources.base import Page, Source, SourceConfig
-from opinion.sources.files import AIRLINE_TWEETS, TWEET_URL, FileSourceConfig, read_file
+from opinion.sources.files import (
+    AIRLINE_REVIEWS,
+    AIRLINE_TWEETS,
+    TWEET_URL,
+    FileSourceConfig,
+    read_file,
+)
 
-MAPPINGS = {"AIRLINE_TWEETS": AIRLINE_TWEETS}
+MAPPINGS = {"AIRLINE_TWEETS": AIRLINE_TWEETS, "AIRLINE_REVIEWS": AIRLINE_REVIEWS}
 URL_TEMPLATES = {"TWEET_URL": TWEET_URL}
 
 
@@ -43,6 +50,7 @@ class FilesConfig(SourceConfig):
     mapping: dict = field(default_factory=dict)
     url_template: str | None = None
     format: str | None = None
+    rating_scale: str | None = None
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -61,11 +69,19 @@ class FilesConfig(SourceConfig):
         try:
             self.file_config()
         except ValueError as exc:
-            self._bad("mapping" if "mapping" in str(exc) else "format", self.mapping, str(exc))
+            msg = str(exc)
+            if "scale" in msg:
+                self._bad("rating_scale", self.rating_scale, msg)
+            self._bad("mapping" if "mapping" in msg else "format", self.mapping, msg)
 
     def file_config(self) -> FileSourceConfig:
         return FileSourceConfig(
-            Path(self.path), self.name, dict(self.mapping), self.url_template, self.format
+            Path(self.path),
+            self.name,
+            dict(self.mapping),
+            self.url_template,
+            self.format,
+            self.rating_scale,
         )
 
 

@@ -105,7 +105,7 @@ def test_rating_validated(tmp_path):
     cfg = FileSourceConfig(path, "t", {"native_id": "id", "created_at": "ts", "rating": "stars"})
     items = list(read_file(cfg))
     assert items[0].rating == 4
-    assert isinstance(items[1], Reject) and "rating must be 1..5" in items[1].reason
+    assert isinstance(items[1], Reject) and "outside its scale 1-5" in items[1].reason
 
 
 def test_config_errors(tmp_path):
