@@ -1,5 +1,6 @@
 """`opinion bench`: extraction throughput and peak memory on the demo corpus, side by side
-with a naive baseline (the same models, one post and one target at a time).
+with a naive baseline (the same models, one post and one target at a time), and the
+throughput of collect's privacy step (`privacy_posts_per_s`: Presidio on spaCy).
 
 Both run in one process and one invocation, so their ratio is not skewed by a noisy machine.
 The last printed line is the JSON result.
@@ -82,6 +83,30 @@ def naive_pass(engine, texts: list[str]) -> float:
     return time.perf_counter() - started
 
 
+def privacy_pass(limit: int | None = None) -> tuple[int, float]:
+    """(posts, seconds) of collect's privacy step over the demo corpus rows: normalise, cap,
+    Presidio (pattern recognizers on every string, spaCy NER on name candidates) on the text
+    and every raw payload string, author hashing, URL cleaning (`pipeline.to_posts`)."""
+    from datetime import UTC, datetime
+
+    from opinion.demo import demo_corpus
+    from opinion.pipeline import PRIVACY_BATCH, load_brands, privacy_redactor, to_posts
+    from opinion.records import RawRecord
+    from opinion.sources.files import AIRLINE_TWEETS, TWEET_URL, FileSourceConfig, read_file
+
+    settings = Settings.from_env()
+    cfg = FileSourceConfig(demo_corpus(settings), "airline_tweets", AIRLINE_TWEETS, TWEET_URL)
+    records = [r for r in read_file(cfg) if isinstance(r, RawRecord)][:limit]
+    brands = load_brands(settings)
+    redactor = privacy_redactor(brands.handles, [w for b in brands for w in (b.name, *b.aliases)])
+    now = datetime.now(UTC)
+    to_posts(records[:64], "bench-salt", redactor, now)  # loads spaCy + Presidio
+    started = time.perf_counter()
+    for c in range(0, len(records), PRIVACY_BATCH):
+        to_posts(records[c : c + PRIVACY_BATCH], "bench-salt", redactor, now)
+    return len(records), time.perf_counter() - started
+
+
 def run_bench(
     limit: int | None = None,
     naive_limit: int = 300,
@@ -127,6 +152,8 @@ def run_bench(
             f"naive run {r + 1}/{repeats}: {len(naive_texts)} posts in {seconds:.1f}s "
             f"({naive_runs[-1]:.1f} posts/s)"
         )
+    n_private, private_s = privacy_pass(limit)
+    say(f"privacy step (collect): {n_private} posts in {private_s:.1f}s")
     fast, naive = statistics.median(runs), statistics.median(naive_runs)
     result: dict = {}
     if corpus == "reviews":
@@ -159,4 +186,5 @@ def run_bench(
         "peak_rss_mb": round(peak, 1),
         "naive_posts_per_s": round(naive, 1),
         "speedup": round(fast / naive, 2),
+        "privacy_posts_per_s": round(n_private / private_s, 1),
     }

@@ -8,17 +8,19 @@ e-mails/phones/handles redacted, the raw payload scrubbed.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pyarrow as pa
 
 from opinion import lake
 from opinion.config import Settings
+from opinion.locks import source_lock
 from opinion.records import Post, RawRecord, Reject
 
 log = logging.getLogger(__name__)
@@ -45,6 +47,7 @@ class ExtractReport:
     mentions: int = 0
     errors: int = 0
     seconds: float = 0.0
+    skipped: list[str] = field(default_factory=list)  # unreadable raw partitions, with why
 
 
 def _progress(iterable, total: int | None = None, desc: str = "", unit: str = "it"):
@@ -62,30 +65,132 @@ def load_brands(settings: Settings):
 # ---------------------------------------------------------------- collect
 
 
-def to_post(rec: RawRecord, salt: str, keep_handles: Iterable[str], collected_at: datetime):
-    """Apply privacy to a source record: the only way a `RawRecord` becomes a `Post`."""
-    from opinion.clean.normalize import normalize_text
-    from opinion.clean.privacy import hash_author, redact, scrub_payload, strip_author
+#: Longest text kept (characters); longer texts are cut at a word boundary and end with
+#: `TRUNCATED_MARK` (the flag analysts filter on). Bounds every later stage's cost.
+MAX_TEXT_CHARS = 10_000
+TRUNCATED_MARK = " [truncated]"
+#: Sane range of `created_at`: rows outside are rejected one by one (a post "from 1970" or
+#: "from 9999" is a parsing fault or a hostile value, and would stretch every daily series).
+OLDEST_POST = datetime(2000, 1, 1, tzinfo=UTC)
+FUTURE_SLACK = timedelta(days=1)
+PRIVACY_BATCH = 512  # records redacted per Presidio/nlp.pipe batch
 
-    keep = set(keep_handles)
-    payload = scrub_payload(rec.payload, rec.author, salt, keep)
-    post = Post(
-        source=rec.source,
-        native_id=rec.native_id,
-        text=strip_author(redact(normalize_text(rec.text), keep), rec.author, keep),
-        created_at=rec.created_at,
-        url=rec.url,
-        author_hash=hash_author(rec.author, salt),
-        brand=rec.brand,
-        rating_value=rec.rating,
-        rating_scale=rec.rating_scale,
-        title=None if rec.title is None else redact(normalize_text(rec.title), keep),
-        recommended=rec.recommended,
-        raw=json.dumps(payload, ensure_ascii=False, default=str, sort_keys=True),
-    )
-    row = post.to_row()
-    row["collected_at"] = collected_at
+
+def cap_text(text: str, limit: int = MAX_TEXT_CHARS) -> str:
+    """`text` itself, or its first `limit` characters (cut at the last space when there is
+    one nearby) followed by `TRUNCATED_MARK`."""
+    if len(text) <= limit:
+        return text
+    cut = text[:limit]
+    space = cut.rfind(" ", limit - 200)
+    return (cut[:space] if space > 0 else cut) + TRUNCATED_MARK
+
+
+def check_created_at(created_at: datetime, now: datetime) -> None:
+    """ValueError unless OLDEST_POST <= created_at <= now + FUTURE_SLACK."""
+    if created_at.tzinfo is None:
+        raise ValueError(f"created_at must carry a time zone: {created_at!r}")
+    if not OLDEST_POST <= created_at <= now + FUTURE_SLACK:
+        raise ValueError(
+            f"created_at {created_at.isoformat()} outside {OLDEST_POST.date()} .. now + 1 day"
+        )
+
+
+def privacy_redactor(keep_handles: Iterable[str], keep_words: Iterable[str] = ()):
+    from opinion.clean.privacy import Redactor
+
+    return Redactor(keep_handles, keep_words)
+
+
+def to_posts(
+    recs: list[RawRecord], salt: str, redactor, collected_at: datetime
+) -> list[dict | str]:
+    """Apply privacy to a batch of source records: the only way a `RawRecord` becomes a `Post`.
+
+    Text and every string of the raw payload are normalised (so zero-width or full-width
+    obfuscation cannot hide an e-mail), capped, then redacted in one Presidio batch. Returns,
+    per record, the post row or a one-line reject reason."""
+    from opinion.clean.normalize import normalize_text
+    from opinion.clean.privacy import hash_author, payload_strings, scrub_payload, strip_author
+
+    texts = [cap_text(normalize_text(r.text)) for r in recs]
+    titles = [cap_text(normalize_text(r.title or ""), 1_000) for r in recs]
+    raw_strings = [s for r in recs for s in payload_strings(r.payload, [])]
+    raw_normal = [cap_text(normalize_text(s)) for s in raw_strings]
+    redacted = redactor.redact_many(texts + titles + raw_normal)
+    n = len(texts)
+    clean = dict(zip(raw_strings, redacted[2 * n :], strict=True))
+    keep = redactor.keep
+    out: list[dict | str] = []
+    for rec, text, title in zip(recs, redacted[:n], redacted[n : 2 * n], strict=True):
+        try:
+            check_created_at(rec.created_at, collected_at)
+            payload = scrub_payload(rec.payload, rec.author, salt, keep, clean=clean)
+            post = Post(
+                source=rec.source,
+                native_id=rec.native_id,
+                text=strip_author(text, rec.author, keep),
+                created_at=rec.created_at,
+                url=clean_post_url(rec.url, rec.author),
+                author_hash=hash_author(rec.author, salt),
+                brand=rec.brand,
+                rating_value=rec.rating,
+                rating_scale=rec.rating_scale,
+                title=None if rec.title is None else title,
+                recommended=rec.recommended,
+                raw=json.dumps(payload, ensure_ascii=False, default=str, sort_keys=True),
+            )
+        except (ValueError, TypeError, OverflowError) as exc:
+            out.append(f"invalid post: {str(exc).splitlines()[0] if str(exc) else exc!r}")
+            continue
+        row = post.to_row()
+        row["collected_at"] = collected_at
+        out.append(row)
+    return out
+
+
+def to_post(rec: RawRecord, salt: str, keep_handles: Iterable[str], collected_at: datetime):
+    """One record through `to_posts` (ValueError with the reason when it is refused)."""
+    (row,) = to_posts([rec], salt, privacy_redactor(keep_handles), collected_at)
+    if isinstance(row, str):
+        raise ValueError(row)
     return row
+
+
+def clean_post_url(url: str | None, author: str | None) -> str | None:
+    """`posts.url` without query, fragment or credentials; when the path names the author
+    (twitter.com/NAME/status/ID, reddit /user/NAME, mastodon /@NAME/ID, bsky /profile/NAME)
+    the author's segment is replaced by `i` (twitter's own anonymous form) / `_`."""
+    if not url:
+        return url
+    from urllib.parse import urlsplit, urlunsplit
+
+    from opinion.clean.privacy import clean_url
+
+    try:
+        parts = urlsplit(clean_url(str(url).strip()))
+    except ValueError:
+        return None
+    host = (parts.hostname or "").lower()
+    segments = parts.path.split("/")
+    name = (author or "").strip().lstrip("@").lower()
+    for i, seg in enumerate(segments):
+        low = seg.lstrip("@").lower()
+        prev = segments[i - 1].lower() if i else ""
+        twitter_user = (
+            host.endswith(("twitter.com", "x.com"))
+            and i == 1
+            and len(segments) > 2
+            and segments[2] == "status"
+        )
+        if (
+            twitter_user
+            or (name and low == name)
+            or seg.startswith("@")
+            or prev in ("user", "u", "profile")
+        ):
+            segments[i] = "i" if seg and host.endswith(("twitter.com", "x.com")) else "_"
+    return urlunsplit((parts.scheme, host, "/".join(segments), "", ""))
 
 
 def _content_hash(rows: list[dict]) -> str:
@@ -105,45 +210,67 @@ def collect_records(
     """Write records into raw partitions (source × day, or × month for a sparse month: see
     `lake.period_keys`), merged by post_id with what the
     partition already holds; unchanged partitions are not rewritten. Rejects go to the lake
-    under `run_key`, so the same input collected twice replaces its rejects file."""
+    under `run_key`, so the same input collected twice replaces its rejects file.
+
+    One post_id is one post across days: when a native id shows up again with another date,
+    the version with the newest `created_at` wins (ties: the one collected last) and the post
+    leaves the other day's partition. Writers of one source take its lock (`source_lock`), so
+    concurrent collects of one source cannot lose each other's posts."""
+    from opinion.clean.privacy import reject_digest
+
     brands = load_brands(settings)
     salt = settings.author_salt()
     now = datetime.now(UTC)
     report = CollectReport(source)
-    by_day: dict[str, dict[str, dict]] = {}
+    redactor = privacy_redactor(brands.handles, [w for b in brands for w in (b.name, *b.aliases)])
+    fresh: dict[str, dict] = {}
     rejects: list[dict] = []
+    batch: list[RawRecord] = []
+
+    def flush() -> None:
+        for rec, row in zip(batch, to_posts(batch, salt, redactor, now), strict=True):
+            if isinstance(row, str):
+                rejects.append({"record": json.dumps(rec.payload, default=str), "reason": row})
+                continue
+            old = fresh.get(row["post_id"])
+            if old is not None:
+                report.duplicates += 1
+                if old["created_at"] > row["created_at"]:
+                    continue
+            fresh[row["post_id"]] = row
+        batch.clear()
+
     for item in _progress(records, desc=f"collect {source}", unit="rec"):
         report.read += 1
         if isinstance(item, Reject):
             rejects.append({"record": item.record, "reason": item.reason})
             continue
-        try:
-            row = to_post(item, salt, brands.handles, now)
-        except (ValueError, TypeError) as exc:
-            rejects.append(
-                {
-                    "record": json.dumps(item.payload, default=str)[:10_000],
-                    "reason": f"invalid post: {exc}",
-                }
-            )
-            continue
-        day = row["created_at"].strftime("%Y-%m-%d")
-        bucket = by_day.setdefault(day, {})
-        if row["post_id"] in bucket:
-            report.duplicates += 1
-        bucket[row["post_id"]] = row
+        batch.append(item)
+        if len(batch) >= PRIVACY_BATCH:
+            flush()
+    flush()
     for reject in rejects:
         reason = reject["reason"].split(":")[0]
         report.reasons[reason] = report.reasons.get(reason, 0) + 1
     report.rejected = len(rejects)
-    report.posts = sum(len(b) for b in by_day.values())
-    # sparse months become one month partition (lake.period_keys); busy ones stay daily
-    keys = lake.period_keys(settings.lake_dir, source, {d: len(b) for d, b in by_day.items()})
-    by_key: dict[str, dict[str, dict]] = {}
-    for day, fresh in by_day.items():
-        by_key.setdefault(keys[day], {}).update(fresh)
-    for key, fresh in sorted(by_key.items()):
-        _merge_raw_partition(settings, source, key, fresh, report)
+    reasons = redactor.redact_many([r["reason"] for r in rejects])
+    rejects = [
+        {"record": reject_digest(r["record"]), "reason": reason}
+        for r, reason in zip(rejects, reasons, strict=True)
+    ]
+    with source_lock(settings.lake_dir, source):
+        # sparse months become one month partition (lake.period_keys); busy ones stay daily
+        days: dict[str, int] = {}
+        for row in fresh.values():
+            day = row["created_at"].strftime("%Y-%m-%d")
+            days[day] = days.get(day, 0) + 1
+        keys = lake.period_keys(settings.lake_dir, source, days)
+        by_key, moved = _place_by_day(settings, source, fresh, keys)
+        report.posts = sum(len(b) for b in by_key.values())
+        for key in sorted(set(by_key) | set(moved)):
+            _merge_raw_partition(
+                settings, source, key, by_key.get(key, {}), report, moved.get(key, set())
+            )
     lake.write_rejects(
         settings.lake_dir,
         "collect",
@@ -154,21 +281,64 @@ def collect_records(
     return report
 
 
+def _place_by_day(
+    settings: Settings, source: str, fresh: dict[str, dict], keys: dict[str, str]
+) -> tuple[dict[str, dict[str, dict]], dict[str, set[str]]]:
+    """(new rows by partition key, post ids to remove by partition key): a post already
+    stored under another partition moves when the new version is at least as new, else the
+    new version is dropped. `keys` maps each UTC day to its partition key (`period_keys`)."""
+    import pyarrow.parquet as pq
+
+    stored: dict[str, tuple[str, datetime]] = {}
+    for part in lake.list_partitions(settings.lake_dir, "raw", source=source):
+        try:
+            table = pq.read_table(part.file("posts"), columns=["post_id", "created_at"])
+        except (OSError, pa.ArrowException):
+            continue  # a corrupt partition is rewritten by the merge below, named by extract
+        for pid, created in zip(
+            table.column("post_id").to_pylist(), table.column("created_at").to_pylist(), strict=True
+        ):
+            stored[pid] = (part.day, created)
+    by_day: dict[str, dict[str, dict]] = {}
+    moved: dict[str, set[str]] = {}
+    for pid, row in fresh.items():
+        day = keys[row["created_at"].strftime("%Y-%m-%d")]
+        if pid in stored and stored[pid][0] != day:
+            old_day, old_created = stored[pid]
+            if old_created is not None and old_created > row["created_at"]:
+                continue
+            moved.setdefault(old_day, set()).add(pid)
+        by_day.setdefault(day, {})[pid] = row
+    return by_day, moved
+
+
 def _merge_raw_partition(
-    settings: Settings, source: str, day: str, fresh: dict[str, dict], report: CollectReport
+    settings: Settings,
+    source: str,
+    day: str,
+    fresh: dict[str, dict],
+    report: CollectReport,
+    remove: set[str] = frozenset(),  # type: ignore[assignment]
 ) -> None:
     import pyarrow.parquet as pq
 
     path = lake.partition_path(settings.lake_dir, "raw", source, day) / "posts.parquet"
     rows = dict(fresh)
-    if path.exists():
-        old = {r["post_id"]: r for r in pq.read_table(path).to_pylist()}
+    try:
+        old_rows = pq.read_table(path).to_pylist() if path.exists() else None
+    except (OSError, pa.ArrowException) as exc:
+        log.warning("raw partition %s unreadable (%s); rewritten from this run", path, exc)
+        old_rows = None
+    if old_rows is not None:
+        old = {r["post_id"]: r for r in old_rows if r["post_id"] not in remove}
+        if len(old) != len(old_rows):
+            old_rows = None  # a post moved to another day: the partition changes
         old_hash = _content_hash(list(old.values()))
         for pid, row in old.items():
             if pid in rows and _content_hash([row]) == _content_hash([rows[pid]]):
                 rows[pid] = row  # unchanged post keeps its first collected_at
         merged = {**old, **rows}
-        if _content_hash(list(merged.values())) == old_hash:
+        if old_rows is not None and _content_hash(list(merged.values())) == old_hash:
             report.partitions_unchanged += 1
             return
         rows = merged
@@ -403,12 +573,22 @@ def _extract_all(settings: Settings, partitions: list, engine=None) -> ExtractRe
     engine = engine or load_engine(settings)
     brands = load_brands(settings)
     report = ExtractReport(engine.version)
-    total = sum(
-        int(lake.read_metadata(p.file("posts")).get(lake.META_ROW_COUNT, 0)) for p in partitions
-    )
-    bar = _progress(None, total=total, desc="extract", unit="post")
+    readable, total = [], 0
     for part in partitions:
-        n, en, m, err = extract_partition(part, engine, brands, settings, bar.update)
+        try:
+            total += int(lake.read_metadata(part.file("posts")).get(lake.META_ROW_COUNT, 0))
+            readable.append(part)
+        except (OSError, ValueError, pa.ArrowException) as exc:
+            _skip(report, part, exc)
+    bar = _progress(None, total=total, desc="extract", unit="post")
+    for part in readable:
+        try:
+            n, en, m, err = extract_partition(part, engine, brands, settings, bar.update)
+        except (OSError, pa.ArrowException) as exc:
+            if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+                raise
+            _skip(report, part, exc)
+            continue
         report.partitions += 1
         report.posts += n
         report.english += en
@@ -417,6 +597,15 @@ def _extract_all(settings: Settings, partitions: list, engine=None) -> ExtractRe
     bar.close()
     report.seconds = round(time.time() - started, 1)
     return report
+
+
+def _skip(report: ExtractReport, part, exc: BaseException) -> None:
+    """A raw partition that cannot be read (truncated, not Parquet) is named and left out;
+    the others are extracted. It stays pending until collect rewrites it."""
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    name = f"raw/source={part.source}/day={part.day}"
+    log.warning("skipping unreadable partition %s: %s", name, first)
+    report.skipped.append(f"{name}: {first[:200]}")
 
 
 def extract(

@@ -1,39 +1,73 @@
 """Privacy: pseudonymous authors and PII-free text, applied before anything is stored.
 
 Why: we analyse opinions about brands, not people. Author names become salted hashes (stable
-within one deployment so per-author dedupe and spam checks still work, useless elsewhere), and
-e-mail addresses, phone numbers, private @handles and URL query strings (which often carry
-tracking ids, tokens or e-mails) are removed from text. Brand handles are kept on purpose:
-they are what brand linking keys on.
+within one deployment so per-author dedupe and spam checks still work, useless elsewhere).
+Personal data in text is found by Microsoft Presidio (`presidio-analyzer`, maintained
+recognizers with checksums: e-mail, phone numbers of many countries via `phonenumbers`, card
+numbers (Luhn), IBAN, IP, US SSN) plus three recognizers of ours registered in the same engine
+(URLs that carry credentials or a query, street addresses, separator-formatted NANP numbers
+`phonenumbers` calls invalid, e.g. 555 numbers), and PERSON names from the project's spaCy
+pipeline (`opinion.spacy_pipeline.load_spacy`, the already-loaded object: no second copy).
+
+Choices (docs/hardening.md):
+* PERSON: full names (two or more words) become `[person]`; a lone first name stays, because
+  CX teams use staff first names for kudos ("Maria at gate C4 was great") and a first name
+  alone does not identify anyone. Spans naming a brand (handle or alias word) are kept.
+* URLs keep scheme://host/path (the link still says which page): user:password@, query and
+  fragment go. Brand @handles are kept (brand linking keys on them); other @handles → `@user`.
+* Cost: NER runs only on strings with a capitalised word pair (the only shape a multi-word
+  name has); every other string gets a tokenizer-only doc. Pattern recognizers run on all.
+  Batches go through `nlp.pipe` with only `ner` enabled. `opinion bench` reports posts/s.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-__all__ = ["hash_author", "redact", "scrub_record"]
+__all__ = ["Redactor", "clean_url", "hash_author", "redact", "reject_digest", "scrub_record"]
 
-_URL = r"(?:https?://|www\.)[^\s<>\"'`]+"
-_EMAIL = r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}"
-# North American numbers: optional +1/1 prefix, area code with or without parentheses, and a
-# separator between every group (bare digit runs are too often booking refs, ids or prices).
-_PHONE_NANP = r"(?:\+?1[ .\-]?)?(?:\(\d{3}\)[ .\-]?|\d{3}[ .\-])\d{3}[ .\-]\d{4}(?![\w\-]|\.\d)"
-# International numbers must start with '+' and a country code; digit count checked in code.
-_PHONE_INTL = r"\+\d{1,3}(?:[ .\-]?\(?\d{1,4}\)?){2,5}(?![\w\-]|\.\d)"
-_HANDLE = r"@(?P<handle>\w{1,50})"
+#: Replacement per Presidio entity type.
+PLACEHOLDERS = {
+    "EMAIL_ADDRESS": "[email]",
+    "PHONE_NUMBER": "[phone]",
+    "CREDIT_CARD": "[card]",
+    "IBAN_CODE": "[iban]",
+    "IP_ADDRESS": "[ip]",
+    "US_SSN": "[ssn]",
+    "UK_NINO": "[id]",
+    "STREET_ADDRESS": "[address]",
+    "PERSON": "[person]",
+}
+PHONE_REGIONS = ("US", "GB", "FR", "DE", "ES", "IT", "IE", "NL", "CA", "AU", "MX")
+SCORE_THRESHOLD = 0.35  # drops Presidio's "very weak" SSN/phone guesses, keeps validated hits
 
-_PII_RE = re.compile(
-    rf"(?P<url>{_URL})"
-    rf"|(?<![\w.%+\-])(?P<email>{_EMAIL})"
-    rf"|(?<![\w$€£+.\-])(?P<phone>{_PHONE_INTL}|{_PHONE_NANP})"
-    rf"|(?<![\w@])(?P<at>{_HANDLE})"
-)
 _URL_TRAILING = ".,;:!?)]}'\"…"
-_MIN_PHONE_DIGITS, _MAX_PHONE_DIGITS = 7, 15
+_URL_CHARS = r"[^\s<>\"'`]"
+# with a scheme (any case), or www., or scheme-less host.tld/... with a query, or user:pw@host
+_URL = (
+    rf"(?i:\b[a-z][a-z0-9+.\-]{{1,15}}://{_URL_CHARS}+"
+    rf"|\bwww\d{{0,3}}\.{_URL_CHARS}+"
+    rf"|\b[a-z0-9\-]+(?:\.[a-z0-9\-]+)*\.[a-z]{{2,24}}/{_URL_CHARS}*[?#]{_URL_CHARS}+"
+    rf"|\b[\w.%+\-]+:[^\s@/]+@[a-z0-9\-]+(?:\.[a-z0-9\-]+)+{_URL_CHARS}*)"
+)
+_ADDRESS = (
+    r"\b\d{1,5}[A-Za-z]?,?\s+(?:[A-Z][a-z'’]+\.?\s+){1,3}"
+    r"(?:Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|Dr|Court|Ct|Way|Place|Pl"
+    r"|Terrace|Close|Crescent|Square|Sq|Parkway|Pkwy|Highway|Hwy)\b\.?"
+)
+_PHONE_NANP = (
+    r"(?<![\w$€£+.\-])(?:(?:\+?1[ .\-]?)?(?:\(\d{3}\)[ .\-]?|\d{3}[ .\-])\d{3}[ .\-]\d{4}"
+    r"|\+(?:\d[ .\-()]{0,2}){6,14}\d)(?![\w\-]|\.\d)"
+)
+_HANDLE_RE = re.compile(r"(?<![\w@])@(?P<handle>\w{1,50})")
+# Two capitalised words in a row: the only shape of name that is redacted, so NER runs
+# only where this matches.
+_NAME_CANDIDATE = re.compile(r"\b[A-Z][\w'’\-]+\s+(?:[A-Z]\.\s+)?[A-Z][\w'’\-]+")
 
 
 def hash_author(name: str | None, salt: str) -> str | None:
@@ -51,60 +85,265 @@ def hash_author(name: str | None, salt: str) -> str | None:
     return digest.hexdigest()[:16]
 
 
-def _strip_url_query(url: str) -> str:
-    """scheme://host/path: drop query, fragment and any user:password@ part."""
-    cut = min((i for i in (url.find("?"), url.find("#")) if i >= 0), default=-1)
-    if cut < 0:
-        return url
-    base = url[:cut]
+def clean_url(url: str) -> str:
+    """scheme://host/path of a URL: user:password@, query and fragment dropped; trailing
+    punctuation (the sentence's, not the URL's) kept."""
+    stripped = url.rstrip(_URL_TRAILING)
+    tail = url[len(stripped) :]
+    base = re.split(r"[?#]", stripped, maxsplit=1)[0]
     scheme, sep, rest = base.partition("://")
-    if sep:
-        host, slash, path = rest.partition("/")
-        base = f"{scheme}://{host.rpartition('@')[2]}{slash}{path}"
-    return base
+    if not sep:
+        scheme, rest = "", base
+    host, slash, path = rest.partition("/")
+    host = host.rpartition("@")[2]
+    return f"{scheme}{sep}{host}{slash}{path}" + tail
+
+
+def reject_digest(record: str | None) -> str:
+    """What a rejects row keeps of the refused record: a SHA-256 (to find the input row again)
+    and its size or JSON field names, never its values (they may hold anyone's data)."""
+    import json
+
+    data = "" if record is None else str(record)
+    digest = hashlib.sha256(data.encode("utf-8", "replace")).hexdigest()[:24]
+    try:
+        obj = json.loads(data)
+    except (ValueError, RecursionError):
+        obj = None
+    if isinstance(obj, dict):
+        names = ",".join(str(k)[:40] for k in list(obj)[:30])
+        return f"sha256:{digest} fields={names}"
+    return f"sha256:{digest} chars={len(data)}"
+
+
+CHUNK_CHARS = 2_000  # Presidio's duplicate removal is quadratic in hits: keep inputs short
+
+
+def _pieces(text: str) -> list[str]:
+    """`text` cut into pieces of at most ~CHUNK_CHARS, each ending just after whitespace (so
+    no word, e-mail or number is split unless a single token is longer than a chunk)."""
+    if len(text) <= CHUNK_CHARS:
+        return [text]
+    out, start = [], 0
+    while start < len(text):
+        end = min(start + CHUNK_CHARS, len(text))
+        if end < len(text):
+            space = max(text.rfind(" ", start, end), text.rfind("\n", start, end))
+            if space > start + CHUNK_CHARS // 2:
+                end = space + 1
+        out.append(text[start:end])
+        start = end
+    return out
+
+
+@functools.cache
+def _engine():
+    """(AnalyzerEngine, AnonymizerEngine, nlp) on the process's one spaCy pipeline."""
+    import tldextract
+    from presidio_analyzer import AnalyzerEngine, Pattern, PatternRecognizer, RecognizerRegistry
+    from presidio_analyzer.context_aware_enhancers import ContextAwareEnhancer
+    from presidio_analyzer.nlp_engine import SpacyNlpEngine
+    from presidio_analyzer.predefined_recognizers import (
+        CreditCardRecognizer,
+        EmailRecognizer,
+        IbanRecognizer,
+        IpRecognizer,
+        PhoneRecognizer,
+        SpacyRecognizer,
+        UkNinoRecognizer,
+        UsSsnRecognizer,
+    )
+    from presidio_anonymizer import AnonymizerEngine
+
+    from opinion.spacy_pipeline import load_spacy, model_name
+
+    offline_tld = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
+
+    class OfflineEmailRecognizer(EmailRecognizer):
+        """Presidio's e-mail recognizer, validating the domain against tldextract's bundled
+        suffix list (the stock one fetches it from the network on first use)."""
+
+        def validate_result(self, pattern_text: str) -> bool:
+            return offline_tld(pattern_text.rpartition("@")[2]).fqdn != ""
+
+    class NoContext(ContextAwareEnhancer):
+        """Scores as the recognizers give them. The stock lemma enhancer only raises scores
+        near words like "phone", and costs (results x tokens): 20 s on one 20 kB post."""
+
+        def __init__(self) -> None:
+            super().__init__(0.0, 0.0, 0, 0)
+
+        def enhance_using_context(
+            self, text, raw_results, nlp_artifacts, recognizers, context=None
+        ):
+            return raw_results
+
+    nlp = load_spacy()
+    nlp_engine = SpacyNlpEngine(models=[{"lang_code": "en", "model_name": model_name()}])
+    nlp_engine.nlp = {"en": nlp}  # the shared, already-loaded pipeline
+    registry = RecognizerRegistry(supported_languages=["en"])
+    for recognizer in (
+        OfflineEmailRecognizer(),
+        PhoneRecognizer(supported_regions=PHONE_REGIONS),
+        CreditCardRecognizer(),
+        IbanRecognizer(),
+        IpRecognizer(),
+        UsSsnRecognizer(),
+        UkNinoRecognizer(),
+        SpacyRecognizer(supported_entities=["PERSON"]),
+        PatternRecognizer("URL", name="UrlWithSecrets", patterns=[Pattern("url", _URL, 0.95)]),
+        PatternRecognizer(
+            "STREET_ADDRESS", name="StreetAddress", patterns=[Pattern("street", _ADDRESS, 0.6)]
+        ),
+        PatternRecognizer(
+            "PHONE_NUMBER", name="NanpFormatted", patterns=[Pattern("nanp", _PHONE_NANP, 0.5)]
+        ),
+    ):
+        registry.add_recognizer(recognizer)
+    analyzer = AnalyzerEngine(
+        nlp_engine=nlp_engine,
+        registry=registry,
+        supported_languages=["en"],
+        context_aware_enhancer=NoContext(),
+    )
+    return analyzer, AnonymizerEngine(), nlp
+
+
+class Redactor:
+    """Batch PII redaction with one Presidio engine (built once per process).
+
+    `keep_handles`: brand handles (kept as @handles and never taken for a PERSON);
+    `keep_words`: further words (brand names, aliases) a PERSON span may not contain.
+    """
+
+    def __init__(self, keep_handles: Iterable[str] = (), keep_words: Iterable[str] = ()):
+        self.keep = {h.strip().lstrip("@").lower() for h in keep_handles}
+        self.keep_words = self.keep | {w.lower() for p in keep_words for w in str(p).split()}
+
+    def redact_many(self, texts: Sequence[str], batch_size: int = 256) -> list[str]:
+        """The redacted form of every text (same order); duplicates are analysed once."""
+        pieces = {t: _pieces(t) for t in dict.fromkeys(texts) if t}
+        unique = list(dict.fromkeys(p for parts in pieces.values() for p in parts))
+        done = dict(zip(unique, self._redact_unique(unique, batch_size), strict=True))
+        joined = {t: "".join(done[p] for p in parts) for t, parts in pieces.items()}
+        return [joined.get(t, t) for t in texts]
+
+    def redact(self, text: str) -> str:
+        return self.redact_many([text])[0] if text else text
+
+    def _redact_unique(self, texts: list[str], batch_size: int) -> list[str]:
+        from presidio_analyzer.nlp_engine import NlpArtifacts
+        from presidio_anonymizer.entities import OperatorConfig
+
+        analyzer, anonymizer, nlp = _engine()
+        want = [i for i, t in enumerate(texts) if _NAME_CANDIDATE.search(t)]
+        docs = [None] * len(texts)
+        ner_off = [p for p in nlp.pipe_names if p != "ner"]
+        piped = nlp.pipe((texts[i] for i in want), disable=ner_off, batch_size=batch_size)
+        for i, doc in zip(want, piped, strict=True):
+            docs[i] = doc
+        operators = {
+            k: OperatorConfig("replace", {"new_value": v}) for k, v in PLACEHOLDERS.items()
+        }
+        operators["URL"] = OperatorConfig("custom", {"lambda": clean_url})
+        out = []
+        for text, doc in zip(texts, docs, strict=True):
+            doc = doc if doc is not None else nlp.make_doc(text)
+            artifacts = NlpArtifacts(
+                entities=list(doc.ents),
+                tokens=doc,
+                tokens_indices=[t.idx for t in doc],
+                lemmas=[t.text for t in doc],
+                nlp_engine=analyzer.nlp_engine,
+                language="en",
+            )
+            found = analyzer.analyze(
+                text, "en", nlp_artifacts=artifacts, score_threshold=SCORE_THRESHOLD
+            )
+            found = [r for r in found if r.entity_type != "PERSON" or self._is_name(text, r)]
+            if found:
+                text = anonymizer.anonymize(
+                    text, found, operators, merge_entities_with_spaces=False
+                ).text
+            out.append(self._handles(text))
+        return out
+
+    def _is_name(self, text: str, result) -> bool:
+        """Whether a PERSON span is a name to redact: what is left of it after dropping
+        @handles, #tags and brand words at either end is two or more words, none a brand
+        word. The span is narrowed to that rest (NER often glues "@united" to a name)."""
+        words = [
+            m
+            for m in re.finditer(r"[@#]?[\w'’\-]+", text[result.start : result.end])
+            if not m.group(0).startswith(("@", "#"))
+        ]
+        while words and words[0].group(0).lower() in self.keep_words:
+            words.pop(0)
+        while words and words[-1].group(0).lower() in self.keep_words:
+            words.pop()
+        if len(words) < 2 or any(w.group(0).lower() in self.keep_words for w in words):
+            return False
+        result.start, result.end = result.start + words[0].start(), result.start + words[-1].end()
+        return True
+
+    def _handles(self, text: str) -> str:
+        def replace(m: re.Match[str]) -> str:
+            return m.group(0) if m.group("handle").lower() in self.keep else "@user"
+
+        return _HANDLE_RE.sub(replace, text)
+
+
+@functools.lru_cache(maxsize=8)
+def _redactor(keep: frozenset[str]) -> Redactor:
+    return Redactor(keep)
 
 
 def redact(text: str, keep_handles: Iterable[str] = ()) -> str:
-    """Replace e-mails with `[email]`, phone numbers with `[phone]`, @handles not in
-    `keep_handles` (compared case-insensitively, '@' optional) with `@user`, and reduce URLs
-    that carry a query or fragment to scheme://host/path. Everything else is left untouched.
-    """
+    """One text, redacted (see `Redactor`); batch callers use `Redactor.redact_many`."""
     if not text:
         return text
-    keep = {h.strip().lstrip("@").lower() for h in keep_handles}
-
-    def replace(m: re.Match[str]) -> str:
-        if m.group("url"):
-            url = m.group("url")
-            stripped = url.rstrip(_URL_TRAILING)
-            return _strip_url_query(stripped) + url[len(stripped) :]
-        if m.group("email"):
-            return "[email]"
-        if m.group("phone"):
-            phone = m.group("phone")
-            digits = sum(c.isdigit() for c in phone)
-            if _MIN_PHONE_DIGITS <= digits <= _MAX_PHONE_DIGITS:
-                return "[phone]"
-            return phone
-        handle = m.group("handle")
-        return m.group(0) if handle.lower() in keep else "@user"
-
-    return _PII_RE.sub(replace, text)
+    return _redactor(frozenset(keep_handles)).redact(text)
 
 
-def _scrub(value: Any, authors: frozenset[str], salt: str, keep: tuple[str, ...]) -> Any:
+GEO_KEY = re.compile(
+    r"coord|geo|latitude|longitude|^(?:lat|lng|lon|long)$|location|place|address", re.IGNORECASE
+)
+#: Keys whose scalar value names a person, at any depth of a payload (hashed, not redacted).
+AUTHOR_KEYS = frozenset(
+    {"screen_name", "username", "user_name", "display_name", "author", "handle", "acct", "name"}
+)
+
+
+def payload_strings(value: Any, out: list[str]) -> list[str]:
+    """Every string in a JSON-like value (depth-first), for batch redaction."""
     if isinstance(value, str):
-        return redact(value, keep)
+        out.append(value)
+    elif isinstance(value, Mapping):
+        for item in value.values():
+            payload_strings(item, out)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            payload_strings(item, out)
+    return out
+
+
+def _scrub(value: Any, authors: frozenset[str], salt: str, clean: Mapping[str, str], strip) -> Any:
+    if isinstance(value, str):
+        return strip(clean.get(value, value))
     if isinstance(value, Mapping):
         out = {}
         for key, item in value.items():
-            if key in authors and not isinstance(item, (Mapping, list, tuple)):
+            if GEO_KEY.search(str(key)):
+                continue
+            if (key in authors or str(key).lower() in AUTHOR_KEYS) and not isinstance(
+                item, (Mapping, list, tuple)
+            ):
                 out[key] = hash_author(None if item is None else str(item), salt)
             else:
-                out[key] = _scrub(item, authors, salt, keep)
+                out[key] = _scrub(item, authors, salt, clean, strip)
         return out
     if isinstance(value, (list, tuple)):
-        return type(value)(_scrub(item, authors, salt, keep) for item in value)
+        return [_scrub(item, authors, salt, clean, strip) for item in value]
     return value
 
 
@@ -113,17 +352,28 @@ def scrub_record(
     author_fields: Iterable[str],
     salt: str,
     keep_handles: Iterable[str] = (),
+    *,
+    clean: Mapping[str, str] | None = None,
+    author: str | None = None,
 ) -> dict[str, Any]:
     """A PII-free copy of a raw source record, for keeping the payload for audit.
 
-    Keys named in `author_fields` (at any depth) holding a scalar are hashed with
-    `hash_author`; every other string value, nested ones included, goes through `redact`.
-    Non-string scalars (numbers, booleans, None) are kept. The input is not modified.
+    Keys named in `author_fields` or in `AUTHOR_KEYS` (at any depth) holding a scalar are
+    hashed with `hash_author`; geolocation keys (`GEO_KEY`: coordinates, lat/lng, locations)
+    are dropped at any depth; every other string, nested ones included, is normalised and
+    redacted — `clean` maps raw strings to their redacted form when the caller batched them.
+    The author's own name is replaced where else it appears. The input is not modified.
     """
-    return _scrub(record, frozenset(author_fields), salt, tuple(keep_handles))
+    from opinion.clean.normalize import normalize_text
 
-
-GEO_KEY = re.compile(r"coord|geo|latitude|longitude", re.IGNORECASE)
+    keep = tuple(keep_handles)
+    if clean is None:
+        strings = payload_strings(record, [])
+        normal = [normalize_text(s) for s in strings]
+        clean = dict(zip(strings, Redactor(keep).redact_many(normal), strict=True))
+    return _scrub(
+        record, frozenset(author_fields), salt, clean, lambda s: strip_author(s, author, keep)
+    )
 
 
 def strip_author(text: str, author: str | None, keep_handles: Iterable[str] = ()) -> str:
@@ -138,24 +388,14 @@ def strip_author(text: str, author: str | None, keep_handles: Iterable[str] = ()
 
 
 def scrub_payload(
-    payload: dict, author: str | None, salt: str, keep_handles: Iterable[str] = ()
+    payload: dict,
+    author: str | None,
+    salt: str,
+    keep_handles: Iterable[str] = (),
+    clean: Mapping[str, str] | None = None,
 ) -> dict:
     """The raw record kept for audit, without personal data: author fields hashed, contact
-    details redacted (`scrub_record`), precise geolocation dropped, the author's name removed
-    wherever else it appears."""
-    keep = tuple(keep_handles)
+    details and names redacted, geolocation dropped, the author's name removed wherever
+    else it appears (`scrub_record`)."""
     author_fields = [k for k, v in payload.items() if author and v == author]
-    scrubbed = scrub_record(
-        {k: v for k, v in payload.items() if not GEO_KEY.search(str(k))}, author_fields, salt, keep
-    )
-
-    def walk(value: Any) -> Any:
-        if isinstance(value, str):
-            return strip_author(value, author, keep)
-        if isinstance(value, dict):
-            return {k: walk(v) for k, v in value.items()}
-        if isinstance(value, list):
-            return [walk(v) for v in value]
-        return value
-
-    return walk(scrubbed)
+    return scrub_record(payload, author_fields, salt, keep_handles, clean=clean, author=author)

@@ -6,6 +6,8 @@ is open: DuckDB's per-process instance cache hands back the OLD database. So eac
 (identified by inode + mtime) gets its own in-memory DuckDB with the file ATTACHed read-only;
 requests take a cursor from the current one, and a changed inode opens a fresh one. Requests
 already running finish on the old snapshot (the unlinked inode stays readable until closed).
+Once the snapshot is attached, external access is switched off and the configuration locked,
+as for `opinion sql`: no query can read or write any other file.
 """
 
 from __future__ import annotations
@@ -52,6 +54,10 @@ class Snapshot:
                 # the path is ours (settings / CLI), never request input; quote it for SQL
                 quoted = str(self.path).replace("'", "''")
                 con.execute(f"ATTACH '{quoted}' AS wh (READ_ONLY)")
+                # from here on SQL reaches no other file (salt, lake, writer file, /etc) and
+                # writes none; the lock keeps a query from switching it back on
+                con.execute("SET enable_external_access = false")
+                con.execute("SET lock_configuration = true")
                 if self._con is not None:
                     self._retired.append((time.monotonic(), self._con))
                 self._con, self._key = con, key

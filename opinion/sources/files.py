@@ -62,6 +62,12 @@ class FileSourceConfig:
         unknown = set(self.mapping) - set(FIELDS)
         if unknown:
             raise ValueError(f"unknown field(s) in mapping: {sorted(unknown)}; known: {FIELDS}")
+        bad = {k: v for k, v in self.mapping.items() if not isinstance(v, str) or not v.strip()}
+        if bad:
+            name, value = next(iter(bad.items()))
+            raise ValueError(
+                f"mapping value for {name!r} must be a column name, got {type(value).__name__}"
+            )
         fmt = self.format or _format_of(self.path)
         if fmt not in ("csv", "jsonl", "parquet"):
             raise ValueError(f"unsupported file format {fmt!r} for {self.path.name}")
@@ -95,6 +101,8 @@ AIRLINE_REVIEWS = {
 
 
 def _format_of(path: Path) -> str:
+    if path.suffix.lower() == ".gz":  # data.csv.gz: the format is the inner suffix
+        path = path.with_suffix("")
     suffix = path.suffix.lower().lstrip(".")
     return {"json": "jsonl", "ndjson": "jsonl", "pq": "parquet"}.get(suffix, suffix)
 
@@ -106,8 +114,11 @@ def read_file(cfg: FileSourceConfig) -> Iterator[RawRecord | Reject]:
     for row in read_rows(cfg.path, cfg.format):
         if isinstance(row, Reject):
             yield Reject(cfg.source, row.record, row.reason)
-        else:
+            continue
+        try:
             yield to_record(row, cfg)
+        except (TypeError, ValueError, OverflowError, RecursionError) as exc:
+            yield Reject(cfg.source, _dump(row), f"unusable row: {type(exc).__name__}")
 
 
 def to_record(row: dict, cfg: FileSourceConfig) -> RawRecord | Reject:
@@ -186,8 +197,27 @@ def _dump(row: object) -> str:
         return repr(row)[:10_000]
 
 
+GZIP_MAGIC = b"\x1f\x8b"
+
+
+def read_bytes(path: Path) -> bytes:
+    """The file's bytes, gunzipped when it is gzip (by content, whatever its name); a broken
+    gzip stream is a one-line ValueError."""
+    import gzip
+    import zlib
+
+    data = Path(path).read_bytes()
+    if data[:2] == GZIP_MAGIC:
+        try:
+            return gzip.decompress(data)
+        except (OSError, EOFError, zlib.error) as exc:
+            raise ValueError(f"{Path(path).name}: broken gzip file ({exc})") from None
+    return data
+
+
 def _csv_rows(path: Path) -> Iterator[dict | Reject]:
-    raw = path.read_bytes().decode("utf-8", errors="replace").replace("\x00", "")
+    # utf-8-sig: the BOM Excel writes would otherwise glue itself to the first column name
+    raw = read_bytes(path).decode("utf-8-sig", errors="replace").replace("\x00", "")
     reader = csv.reader(io.StringIO(raw, newline=""))
     try:
         header = next(reader)
@@ -215,24 +245,32 @@ def _csv_rows(path: Path) -> Iterator[dict | Reject]:
 
 
 def _jsonl_rows(path: Path) -> Iterator[dict | Reject]:
-    with path.open("rb") as fh:
-        for n, line in enumerate(fh, 1):
-            text = line.decode("utf-8", errors="replace").strip()
-            if not text:
-                continue
-            try:
-                obj = json.loads(text)
-            except json.JSONDecodeError as exc:
-                yield Reject("", text[:10_000], f"line {n}: not JSON ({exc.msg})")
-                continue
-            if not isinstance(obj, dict):
-                yield Reject("", text[:10_000], f"line {n}: JSON {type(obj).__name__}, not object")
-                continue
-            yield obj
+    data = read_bytes(path)
+    for n, line in enumerate(io.BytesIO(data), 1):
+        text = line.decode("utf-8", errors="replace").lstrip("\ufeff").strip()
+        if not text:
+            continue
+        try:
+            obj = json.loads(text)
+        except json.JSONDecodeError as exc:
+            yield Reject("", text[:10_000], f"line {n}: not JSON ({exc.msg})")
+            continue
+        except RecursionError:
+            yield Reject("", text[:10_000], f"line {n}: JSON nested too deep")
+            continue
+        if not isinstance(obj, dict):
+            yield Reject("", text[:10_000], f"line {n}: JSON {type(obj).__name__}, not object")
+            continue
+        yield obj
 
 
 def _parquet_rows(path: Path) -> Iterator[dict | Reject]:
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
-    for batch in pq.ParquetFile(path).iter_batches(batch_size=10_000):
-        yield from batch.to_pylist()
+    try:
+        for batch in pq.ParquetFile(path).iter_batches(batch_size=10_000):
+            yield from batch.to_pylist()
+    except (OSError, pa.ArrowException) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ValueError(f"{path.name}: not a readable Parquet file ({first})") from None

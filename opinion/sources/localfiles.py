@@ -5,10 +5,13 @@ Options: `path` (required), `mapping` ({field: column}; or a preset name: `AIRLI
 `AIRLINE_REVIEWS`), `url_template` (or the preset `TWEET_URL`), `format`, `name` (default
 `files`), `rating_scale` (the scale of the `rating` column: `1-5` (default), `1-10`, `0-10`).
 
-Cursor: the file's fingerprint (`sha256:<hex of its bytes>`). An unchanged file yields no
-page at all; a changed one is read again in full (posts merge by id, so only what changed is
-rewritten). The rejects file key is `file-<sha1(resolved path)[:12]>`, the same key
-`opinion.pipeline.collect_file` uses, so collecting a file either way gives the same lake.
+Cursor: the file's fingerprint (`sha256:<hex of its bytes>`) plus a digest of how it is read
+(`;read:<hex>` over the mapping, url template, format, brand, name and `READER_VERSION`). An
+unchanged file read the same way yields no page at all; a changed file, or the same file with
+a fixed mapping (or a reader that learnt BOM/gzip), is read again in full (posts merge by id,
+so only what changed is rewritten). The rejects file key is
+`file-<sha1(resolved path)[:12]>`, the same key `opinion.pipeline.collect_file` uses, so
+collecting a file either way gives the same lake.
 
 Config example (the demo job)::
 
@@ -90,6 +93,27 @@ def run_key_for(path: Path) -> str:
     return "file-" + hashlib.sha1(str(Path(path).resolve()).encode()).hexdigest()[:12]
 
 
+#: Bump when the file reader changes what it can read (BOM, gzip, date32 ...), so files
+#: whose rows it used to reject are read again.
+READER_VERSION = "2"
+
+
+def read_options_digest(config: FilesConfig) -> str:
+    """Digest of everything besides the bytes that decides which posts a file yields."""
+    import json
+
+    options = {
+        "mapping": config.mapping,
+        "url_template": config.url_template,
+        "format": config.format,
+        "brand": config.brand,
+        "name": config.name,
+        "reader": READER_VERSION,
+    }
+    blob = json.dumps(options, sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
 def fingerprint(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
@@ -113,7 +137,7 @@ class FilesSource(Source):
         cfg = self.config.file_config()
         if not cfg.path.exists():
             raise FileNotFoundError(f"input file not found: {cfg.path}")
-        current = fingerprint(cfg.path)
+        current = f"{fingerprint(cfg.path)};read:{read_options_digest(self.config)}"
         if cursor == current:
             return
         records = list(read_file(cfg))
