@@ -84,6 +84,8 @@ def parse_rating(value: object) -> float | None:
     except (TypeError, ValueError):
         raise ValueError(f"rating must be a number, got {value!r}") from None
     if number != number:  # NaN: an empty cell of a numeric Parquet/JSON column
+        if isinstance(value, str):  # but "nan" written out is a bad value, not a blank
+            raise ValueError(f"rating must be a number, got {value!r}")
         return None
     return number
 
