@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -33,6 +34,7 @@ class CollectReport:
     duplicates: int = 0
     partitions_written: int = 0
     partitions_unchanged: int = 0
+    retracted: int = 0
     reasons: dict[str, int] = field(default_factory=dict)
 
 
@@ -45,6 +47,27 @@ class ExtractReport:
     mentions: int = 0
     errors: int = 0
     seconds: float = 0.0
+
+
+class CollectQualityError(ValueError):
+    """A batch that does not look like the source's data (too many rejected rows, or a full
+    read far smaller than what the lake holds): nothing is written, the cursor stays, and
+    retrying the same input cannot pass. Fix the input or the job, then collect again."""
+
+
+#: Reject-ratio guard: a batch of at least this many records fails when more than
+#: `OPINION_MAX_REJECT_RATIO` (default 0.1) of them are rejected.
+REJECT_CHECK_MIN_ROWS = 20
+
+
+def max_reject_ratio() -> float:
+    return float(os.environ.get("OPINION_MAX_REJECT_RATIO", "0.1"))
+
+
+def min_rows_ratio() -> float:
+    """A full read (files) holding fewer posts than this share of what the lake holds for the
+    source is suspicious: a warning, or a failure when the file is authoritative."""
+    return float(os.environ.get("OPINION_MIN_ROWS_RATIO", "0.5"))
 
 
 def _progress(iterable, total: int | None = None, desc: str = "", unit: str = "it"):
@@ -97,11 +120,22 @@ def _content_hash(rows: list[dict]) -> str:
 
 
 def collect_records(
-    records: Iterable[RawRecord | Reject], settings: Settings, source: str, run_key: str
+    records: Iterable[RawRecord | Reject],
+    settings: Settings,
+    source: str,
+    run_key: str,
+    full_read: bool = False,
+    authoritative: bool = False,
 ) -> CollectReport:
     """Write records into raw partitions (source × day), merged by post_id with what the
     partition already holds; unchanged partitions are not rewritten. Rejects go to the lake
-    under `run_key`, so the same input collected twice replaces its rejects file."""
+    under `run_key`, so the same input collected twice replaces its rejects file.
+
+    `full_read`: the records are the source's whole content (a file), so their count is
+    compared with the posts the lake holds for `source`. `authoritative`: posts of `source`
+    that the records no longer hold are retracted (removed from their raw partitions; extract
+    and load then drop them from the warehouse). Raises `CollectQualityError`, writing no
+    partition, when too many records are rejected or an authoritative read shrank too much."""
     brands = load_brands(settings)
     salt = settings.author_salt()
     now = datetime.now(UTC)
@@ -133,21 +167,73 @@ def collect_records(
         report.reasons[reason] = report.reasons.get(reason, 0) + 1
     report.rejected = len(rejects)
     report.posts = sum(len(b) for b in by_day.values())
-    for day, fresh in sorted(by_day.items()):
-        _merge_raw_partition(settings, source, day, fresh, report)
-    lake.write_rejects(
+    write_rejects = lambda: lake.write_rejects(  # noqa: E731
         settings.lake_dir,
         "collect",
         source,
         run_key,
         [{**r, "stage": "collect", "source": source} for r in rejects],
     )
+    _check_batch(settings, source, report, full_read, authoritative, write_rejects)
+    keep = {pid for bucket in by_day.values() for pid in bucket} if authoritative else None
+    days = set(by_day)
+    if authoritative:
+        days |= {p.day for p in lake.list_partitions(settings.lake_dir, "raw", source=source)}
+    for day in sorted(days):
+        _merge_raw_partition(settings, source, day, by_day.get(day, {}), report, keep)
+    write_rejects()
+    if report.retracted:
+        log.warning("%s: retracted %d post(s) no longer in the source", source, report.retracted)
     return report
 
 
+def _check_batch(settings, source, report, full_read, authoritative, write_rejects) -> None:
+    """The loud data-quality guards of one batch (see `CollectQualityError`)."""
+    limit = max_reject_ratio()
+    if report.read >= REJECT_CHECK_MIN_ROWS and report.rejected > limit * report.read:
+        write_rejects()  # the reasons stay inspectable in the lake
+        by_count = sorted(report.reasons.items(), key=lambda x: -x[1])
+        top = ", ".join(f"{reason} ×{n}" for reason, n in by_count)
+        raise CollectQualityError(
+            f"{source}: {report.rejected} of {report.read} rows rejected "
+            f"(reject ratio {report.rejected / report.read:.1%} > limit {limit:.1%}); "
+            f"nothing written; reasons: {top}"
+        )
+    if report.rejected:
+        log.warning(
+            "%s: %d of %d rows rejected (%.1f%%): %s",
+            source, report.rejected, report.read, 100 * report.rejected / report.read,
+            report.reasons,
+        )  # fmt: skip
+    if not full_read:
+        return
+    held = sum(
+        int(lake.read_metadata(p.file("posts")).get(lake.META_ROW_COUNT, 0))
+        for p in lake.list_partitions(settings.lake_dir, "raw", source=source)
+    )
+    ratio = min_rows_ratio()
+    if held and report.posts < ratio * held:
+        message = (
+            f"{source}: the input holds {report.posts} posts, the lake {held} from earlier "
+            f"reads (below {ratio:.0%})"
+        )
+        if authoritative:
+            raise CollectQualityError(
+                message + "; an authoritative file would retract the rest, nothing written "
+                "(set OPINION_MIN_ROWS_RATIO=0 for this run to accept it)"
+            )
+        log.warning(message)
+
+
 def _merge_raw_partition(
-    settings: Settings, source: str, day: str, fresh: dict[str, dict], report: CollectReport
+    settings: Settings,
+    source: str,
+    day: str,
+    fresh: dict[str, dict],
+    report: CollectReport,
+    keep: set[str] | None = None,
 ) -> None:
+    """Merge `fresh` into the partition; with `keep`, posts whose id is not in it go."""
     import pyarrow.parquet as pq
 
     path = lake.partition_path(settings.lake_dir, "raw", source, day) / "posts.parquet"
@@ -155,6 +241,10 @@ def _merge_raw_partition(
     if path.exists():
         old = {r["post_id"]: r for r in pq.read_table(path).to_pylist()}
         old_hash = _content_hash(list(old.values()))
+        if keep is not None:
+            kept = {pid: r for pid, r in old.items() if pid in keep}
+            report.retracted += len(old) - len(kept)
+            old = kept
         for pid, row in old.items():
             if pid in rows and _content_hash([row]) == _content_hash([rows[pid]]):
                 rows[pid] = row  # unchanged post keeps its first collected_at
@@ -163,6 +253,8 @@ def _merge_raw_partition(
             report.partitions_unchanged += 1
             return
         rows = merged
+    elif not rows:
+        return
     table = pa.Table.from_pylist(
         sorted(rows.values(), key=lambda r: r["post_id"]), schema=lake.RAW_POSTS_SCHEMA
     )

@@ -2,7 +2,10 @@
 behind the same contract as the API connectors.
 
 Options: `path` (required), `mapping` ({field: column}; or the preset name `AIRLINE_TWEETS`),
-`url_template` (or the preset `TWEET_URL`), `format`, `name` (default `files`).
+`url_template` (or the preset `TWEET_URL`), `format`, `name` (default `files`),
+`authoritative` (default false): the file is the source's whole truth, so posts of `name` that
+a changed file no longer holds are retracted from the lake (and, after extract and load, from
+the warehouse). Without it a re-read file only adds and updates posts.
 
 Cursor: the file's fingerprint (`sha256:<hex of its bytes>`). An unchanged file yields no
 page at all; a changed one is read again in full (posts merge by id, so only what changed is
@@ -43,6 +46,7 @@ class FilesConfig(SourceConfig):
     mapping: dict = field(default_factory=dict)
     url_template: str | None = None
     format: str | None = None
+    authoritative: bool = False
 
     def __post_init__(self) -> None:
         super().__post_init__()

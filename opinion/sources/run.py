@@ -69,6 +69,7 @@ _SUMMED = (
     "duplicates",
     "partitions_written",
     "partitions_unchanged",
+    "retracted",
 )
 
 
@@ -93,7 +94,11 @@ def collect_source(settings: Settings, source: Source, limit: int | None = None)
     pages = source.pages(cursor)
     try:
         for page in pages:
-            rep = collect_records(page.records, settings, source.name, _run_key(source, page))
+            rep = collect_records(
+                page.records, settings, source.name, _run_key(source, page),
+                full_read=source.config.connector == "files",
+                authoritative=bool(getattr(source.config, "authoritative", False)),
+            )  # fmt: skip
             for k in _SUMMED:
                 report[k] += getattr(rep, k)
             for reason, n in rep.reasons.items():
