@@ -12,6 +12,8 @@ import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from opinion.storage import lake_path
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(os.environ.get("OPINION_DATA", REPO_ROOT / "data"))
 
@@ -42,15 +44,16 @@ class Settings:
         data_dir = _path("OPINION_DATA", DATA_DIR)
         values: dict[str, object] = {
             "data_dir": data_dir,
-            "lake_dir": _path("OPINION_LAKE", data_dir / "lake"),
+            "lake_dir": lake_path(os.environ.get("OPINION_LAKE") or data_dir / "lake"),
             "warehouse": _path("OPINION_WAREHOUSE", data_dir / "warehouse" / "opinion.duckdb"),
             "state_dir": _path("OPINION_STATE", data_dir / "state"),
             "model": os.environ.get("OPINION_MODEL", "embedded"),
             "brands_file": _path("OPINION_BRANDS", data_dir / "brands" / "airlines.yaml"),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
-        for key in ("data_dir", "lake_dir", "warehouse", "state_dir", "brands_file"):
+        for key in ("data_dir", "warehouse", "state_dir", "brands_file"):
             values[key] = Path(values[key])  # type: ignore[arg-type]
+        values["lake_dir"] = lake_path(values["lake_dir"])  # a local or s3:// lake
         return cls(**values)  # type: ignore[arg-type]
 
     @property

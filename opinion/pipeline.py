@@ -234,12 +234,11 @@ def _merge_raw_partition(
     keep: set[str] | None = None,
 ) -> None:
     """Merge `fresh` into the partition; with `keep`, posts whose id is not in it go."""
-    import pyarrow.parquet as pq
 
     path = lake.partition_path(settings.lake_dir, "raw", source, day) / "posts.parquet"
     rows = dict(fresh)
     if path.exists():
-        old = {r["post_id"]: r for r in pq.read_table(path).to_pylist()}
+        old = {r["post_id"]: r for r in lake.read_table(path).to_pylist()}
         old_hash = _content_hash(list(old.values()))
         if keep is not None:
             kept = {pid: r for pid, r in old.items() if pid in keep}
@@ -299,14 +298,13 @@ def extract_partition(
     partition, engine, brands, settings: Settings, progress=None
 ) -> tuple[int, int, int, int]:
     """Clean + analyse one raw partition and write its mentions partition."""
-    import pyarrow.parquet as pq
 
     from opinion.clean.dedupe import minhash_bands, text_fingerprint
     from opinion.clean.language import detect_language
     from opinion.clean.spam import spam_signals
 
     fingerprint = lake.file_fingerprint(partition.file("posts"))
-    posts = pq.read_table(partition.file("posts")).to_pylist()
+    posts = lake.read_table(partition.file("posts")).to_pylist()
     now = datetime.now(UTC)
     english_idx = []
     targets: dict[int, tuple[int, int] | None] = {}
