@@ -37,6 +37,56 @@ def settings() -> Settings:
     return Settings.from_env()
 
 
+#: Airflow connection holding the object-storage endpoint and keys of a remote lake
+#: (conn_type aws: login = access key, password = secret, extra endpoint_url / region_name).
+LAKE_CONN_ID = os.environ.get("OPINION_LAKE_CONN_ID", "opinion_lake")
+#: Airflow Variable holding the author-hash salt when `OPINION_AUTHOR_SALT` is not set.
+SALT_VARIABLE = "opinion_author_salt"
+
+
+def apply_airflow_secrets() -> None:
+    """Inside a task: fill what the environment lacks from Airflow's secrets — the author salt
+    from the Variable `opinion_author_salt`, the lake's S3 endpoint and keys from the
+    connection `opinion_lake` — so workers need no secrets in their own environment."""
+    from opinion import storage
+
+    if not os.environ.get("OPINION_AUTHOR_SALT"):
+        try:
+            from airflow.sdk import Variable
+
+            salt = Variable.get(SALT_VARIABLE, default=None)
+        except Exception:  # noqa: BLE001 - no Variable backend here: the env rules
+            salt = None
+        if salt:
+            os.environ["OPINION_AUTHOR_SALT"] = salt
+    if not storage.is_remote(os.environ.get("OPINION_LAKE", "")):
+        return
+    if os.environ.get("AWS_ACCESS_KEY_ID"):
+        return
+    try:
+        from airflow.sdk import Connection
+
+        conn = Connection.get(LAKE_CONN_ID)
+    except Exception:  # noqa: BLE001 - no such connection: credentials from the default chain
+        return
+    extra = conn.extra_dejson or {}
+    if conn.login:
+        os.environ["AWS_ACCESS_KEY_ID"] = conn.login
+        os.environ["AWS_SECRET_ACCESS_KEY"] = conn.password or ""
+    if extra.get("endpoint_url") and not os.environ.get("OPINION_S3_ENDPOINT_URL"):
+        os.environ["OPINION_S3_ENDPOINT_URL"] = extra["endpoint_url"]
+    if extra.get("region_name") and not os.environ.get("AWS_DEFAULT_REGION"):
+        os.environ["AWS_DEFAULT_REGION"] = extra["region_name"]
+
+
+def worker_hostname() -> str:
+    """Airflow `[core] hostname_callable` for several workers on one machine: the worker's
+    `OPINION_WORKER_NAME` (recorded on each task instance), else the host name."""
+    import socket
+
+    return os.environ.get("OPINION_WORKER_NAME") or socket.getfqdn()
+
+
 # ---------------------------------------------------------------- collect
 
 
@@ -305,6 +355,7 @@ def run_task(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     """Call a stage inside an Airflow task: terminal errors become `AirflowFailException`
     (fail now, no retry, one-line message); anything else propagates and is retried."""
     try:
+        apply_airflow_secrets()
         return fn(*args, **kwargs)
     except Exception as exc:
         if is_terminal(exc):

@@ -155,7 +155,9 @@ def _arrow_s3_class() -> type:
                 opts["endpoint_override"] = url.netloc
                 opts["scheme"] = url.scheme or "https"
             region = (client_kwargs or {}).get("region_name") or "us-east-1"
-            fs = S3FileSystem(access_key=key, secret_key=secret, region=region, **opts)
+            fs = S3FileSystem(
+                access_key=key, secret_key=secret, region=region, allow_bucket_creation=True, **opts
+            )
             super().__init__(fs, **kwargs)
 
     _ARROW_S3 = ArrowS3FileSystem
