@@ -151,12 +151,12 @@ def _job_report(name: str, result: Any) -> dict:
 
 
 def _supports_window(job: Any) -> bool:
-    """Whether a configured job takes a since/until window: every connector but `files` (a
-    file has no time window: its cursor is its fingerprint)."""
-    flag = getattr(job, "supports_window", None)
-    if flag is not None:
-        return bool(flag() if callable(flag) else flag)
-    return getattr(job, "source", "files") != "files"
+    """Whether a configured job can fetch a since/until window (`opinion.sources.run.WINDOWED`:
+    Bluesky, Hacker News); the others continue from their cursor, and a file has no window
+    (its cursor is its fingerprint)."""
+    from opinion.sources.run import WINDOWED
+
+    return getattr(job, "source", "files") in WINDOWED
 
 
 def emit_if_changed(reports: Sequence[dict | None], *keys: str) -> dict:

@@ -47,6 +47,7 @@ PY
   fi
   set -a; source "$CL/secrets.env"; set +a
   export PATH="$VENV/bin:$PATH"
+  export PYTHONPATH="$_repo${PYTHONPATH:+:$PYTHONPATH}"  # this checkout's opinion package
   export AIRFLOW_HOME="$CL/home" AIRFLOW_CONFIG="$_repo/airflow.cfg"
   export AIRFLOW__CORE__DAGS_FOLDER="$_repo/dags"
   export AIRFLOW__CORE__EXECUTOR=CeleryExecutor

@@ -125,6 +125,7 @@ def main() -> int:
         "      url_template: TWEET_URL\n"
     )
     os.environ["OPINION_CLUSTER_HOME"] = str(home)
+    os.environ.setdefault("OPINION_VENV", str(Path(sys.executable).parents[1]))
     os.environ.pop("OPINION_CONFIG", None)
     t0 = time.time()
     cluster("start")

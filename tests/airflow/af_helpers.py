@@ -49,7 +49,7 @@ def init_airflow_home(env: dict[str, str]) -> None:
         [str(AIRFLOW), "db", "migrate"],
         [str(AIRFLOW), "pools", "set", "opinion_duckdb", "1", "single DuckDB writer"],
     ):
-        done = subprocess.run(cmd, env=env, cwd=REPO, capture_output=True, text=True, timeout=180)
+        done = subprocess.run(cmd, env=env, cwd=REPO, capture_output=True, text=True, timeout=900)
         assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
 
 
