@@ -186,3 +186,19 @@ def test_chunks_are_balanced_by_rows():
     assert len(chunk(names[:5], max_chunks=4, min_per_chunk=4)) == 2
     assert chunk([], 2, 4) == []
     assert chunk_label(["s/2", "s/1"]) == "s/1 .. s/2 (2 partitions)"
+
+
+def test_author_salt_required_on_a_remote_lake_and_file_is_private(monkeypatch, tmp_path):
+    from opinion import storage
+
+    monkeypatch.delenv("OPINION_AUTHOR_SALT", raising=False)
+    remote = Settings.from_env(lake_dir="s3://opinion-test/lake", state_dir=tmp_path / "r")
+    assert storage.is_remote(remote.lake_dir) and str(remote.lake_dir) == "s3://opinion-test/lake"
+    with pytest.raises(ValueError, match="OPINION_AUTHOR_SALT is required"):
+        remote.author_salt()
+    local = Settings.from_env(lake_dir=tmp_path / "lake", state_dir=tmp_path / "state")
+    assert not storage.is_remote(local.lake_dir)
+    salt = local.author_salt()
+    assert (tmp_path / "state" / "author_salt").stat().st_mode & 0o777 == 0o600
+    assert local.author_salt() == salt and len(salt) == 32
+    assert list((tmp_path / "state").iterdir()) == [tmp_path / "state" / "author_salt"]
