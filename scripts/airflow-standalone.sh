@@ -42,7 +42,8 @@ unpause_when_healthy() {
     curl -sf "http://$host:$port/api/v2/monitor/health" > /dev/null 2>&1 && break
     sleep 1
   done
-  for dag in opinion_collect opinion_extract opinion_load; do
+  # downstream first: an asset event only queues a run of a DAG that is unpaused then
+  for dag in opinion_load opinion_extract opinion_collect; do
     for _ in $(seq 60); do  # the DAG processor may not have parsed the file yet
       airflow dags unpause "$dag" > /dev/null 2>&1 && break
       sleep 5
