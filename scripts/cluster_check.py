@@ -127,6 +127,7 @@ def main() -> int:
     os.environ["OPINION_CLUSTER_HOME"] = str(home)
     os.environ.setdefault("OPINION_VENV", str(Path(sys.executable).parents[1]))
     os.environ.pop("OPINION_CONFIG", None)
+    shutil.rmtree(home / "warehouse", ignore_errors=True)  # each check starts empty
     t0 = time.time()
     cluster("start")
     up = time.time() - t0
@@ -160,7 +161,7 @@ def main() -> int:
         t1 = time.time()
         subprocess.run(
             [str(Path(sys.executable).with_name("opinion")), "demo", "--input", str(corpus),
-             "--warehouse", str(ref / "opinion.duckdb"), "--lake-dir", str(ref / "lake")],
+             "--warehouse", str(ref / "opinion.duckdb"), "--lake", str(ref / "lake")],
             env=ref_env, cwd=REPO, check=True, stdout=subprocess.DEVNULL,
         )  # fmt: skip
         report["demo_s"] = round(time.time() - t1, 1)
