@@ -8,14 +8,14 @@ PY := $(VENV)/bin/python
 PIP_FLAGS := --disable-pip-version-check -q $(if $(wildcard /opt/wheels),--find-links /opt/wheels,)
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test venv lint format bench train airflow constraints clean
+.PHONY: demo test venv lint format bench train airflow airflow-cluster airflow-cluster-stop cluster-check constraints clean
 
 venv: $(STAMP)
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install $(PIP_FLAGS) --upgrade pip
-	$(PY) -m pip install $(PIP_FLAGS) -c constraints.txt -e ".[airflow,spacy,dev]"
+	$(PY) -m pip install $(PIP_FLAGS) -c constraints.txt -e ".[airflow,cluster,spacy,dev]"
 	$(PY) -m pip check
 	@touch $(STAMP)
 
@@ -42,6 +42,19 @@ train: venv
 # dags/, UI on http://127.0.0.1:8080. Ctrl-C stops it. See docs/airflow.md.
 airflow: venv
 	scripts/airflow-standalone.sh
+
+# A multi-worker deployment on this machine: CeleryExecutor, PostgreSQL, Redis, two Celery
+# workers, the lake on S3-compatible storage (needs: apt-get install postgresql redis-server).
+# See docs/airflow.md "Multi-worker deployment".
+airflow-cluster: venv
+	scripts/airflow-cluster.sh start
+
+airflow-cluster-stop:
+	scripts/airflow-cluster.sh stop
+
+# collect -> extract -> load across the two workers, compared with `opinion demo` (digests)
+cluster-check: venv
+	$(PY) scripts/cluster_check.py
 
 constraints: venv
 	$(VENV)/bin/pip freeze --exclude-editable | grep -v "^opinion" | sed "s/+cpu$$//" > constraints.txt

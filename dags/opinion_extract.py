@@ -1,12 +1,16 @@
 """opinion_extract: clean + ABSA every raw partition that is new, changed or made by another
-model version, in chunks (one mapped task per chunk, the models load once per task).
+model version, in chunks balanced by rows (one mapped task per chunk, the models load once
+per task, one log line per partition).
 
-Scheduled by the asset `opinion://lake/raw` (i.e. after each collect); emits
-`opinion://lake/mentions`, which schedules `opinion_load`. Trigger it by hand after changing
-`OPINION_MODEL` to backfill a new model version over the whole history.
+Scheduled by the asset `opinion://lake/raw` (i.e. after each collect that changed the lake);
+emits `opinion://lake/mentions`, which schedules `opinion_load`, only when it extracted
+something. Trigger it by hand after changing `OPINION_MODEL` to backfill a new model version
+over the whole history.
 """
 
 from __future__ import annotations
+
+from datetime import timedelta
 
 from airflow.sdk import Asset, Param, dag, get_current_context, task
 
@@ -27,19 +31,26 @@ from opinion import orchestration as orch
     doc_md=__doc__,
 )
 def opinion_extract():
-    @task
+    @task(execution_timeout=timedelta(minutes=10))
     def plan() -> list[list[str]]:
         params = get_current_context()["params"]
-        names = orch.run_task(orch.pending)
-        return orch.chunk(names, params["max_chunks"], params["min_per_chunk"])
+        pending = orch.run_task(orch.pending)
+        return orch.chunk(pending, params["max_chunks"], params["min_per_chunk"])
 
-    @task(max_active_tis_per_dag=2)
+    @task(
+        max_active_tis_per_dag=orch.EXTRACT_SLOTS,
+        map_index_template="{{ chunk_label }}",
+        execution_timeout=timedelta(hours=6),
+    )
     def extract_chunk(names: list[str]):
+        ctx = get_current_context()
+        ctx["chunk_label"] = orch.chunk_label(names)  # type: ignore[typeddict-unknown-key]
         return orch.run_task(orch.extract, names)
 
     @task(trigger_rule="none_failed", outlets=[Asset(orch.MENTIONS_ASSET)])
     def extracted(reports: list[dict]):
-        return orch.sum_reports(reports)
+        """Emit the mentions asset only when a chunk extracted something (else skipped)."""
+        return orch.emit_if_changed(reports, "partitions")
 
     extracted(extract_chunk.expand(names=plan()))
 

@@ -2,8 +2,9 @@
 duplicates, runs the data-quality gate and publishes the read-only snapshot.
 
 Scheduled by the asset `opinion://lake/mentions`. One task in the 1-slot pool
-`opinion_duckdb`, one run at a time. A failed required quality check fails the task without
-retry and leaves the previous snapshot published.
+`opinion_duckdb`, one run at a time, on the Celery queue `opinion_writer` (the one worker
+that holds the warehouse file; LocalExecutor ignores queues). A failed required quality
+check fails the task without retry and leaves the previous snapshot published.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from opinion import orchestration as orch
     doc_md=__doc__,
 )
 def opinion_load():
-    @task(pool=orch.DUCKDB_POOL, pool_slots=1)
+    @task(pool=orch.DUCKDB_POOL, pool_slots=1, queue=orch.WRITER_QUEUE)
     def load():
         return orch.run_task(orch.load)
 

@@ -12,6 +12,8 @@ import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from opinion.storage import is_remote, lake_path
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(os.environ.get("OPINION_DATA", REPO_ROOT / "data"))
 
@@ -42,15 +44,16 @@ class Settings:
         data_dir = _path("OPINION_DATA", DATA_DIR)
         values: dict[str, object] = {
             "data_dir": data_dir,
-            "lake_dir": _path("OPINION_LAKE", data_dir / "lake"),
+            "lake_dir": lake_path(os.environ.get("OPINION_LAKE") or data_dir / "lake"),
             "warehouse": _path("OPINION_WAREHOUSE", data_dir / "warehouse" / "opinion.duckdb"),
             "state_dir": _path("OPINION_STATE", data_dir / "state"),
             "model": os.environ.get("OPINION_MODEL", "embedded"),
             "brands_file": _path("OPINION_BRANDS", data_dir / "brands" / "airlines.yaml"),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
-        for key in ("data_dir", "lake_dir", "warehouse", "state_dir", "brands_file"):
+        for key in ("data_dir", "warehouse", "state_dir", "brands_file"):
             values[key] = Path(values[key])  # type: ignore[arg-type]
+        values["lake_dir"] = lake_path(values["lake_dir"])  # a local or s3:// lake
         return cls(**values)  # type: ignore[arg-type]
 
     @property
@@ -60,13 +63,32 @@ class Settings:
         return self.warehouse.with_name(self.warehouse.stem + ".writer.duckdb")
 
     def author_salt(self) -> str:
-        """Salt for author-name hashing: `OPINION_AUTHOR_SALT`, else a generated local secret."""
+        """Salt for author-name hashing: `OPINION_AUTHOR_SALT`, else a generated local secret
+        (created once, atomically, mode 0600). Several workers must share one salt, so it is
+        required from the environment when the lake is remote (object storage) or
+        `OPINION_REQUIRE_AUTHOR_SALT=1`: a per-worker file would hash one author two ways."""
         salt = os.environ.get("OPINION_AUTHOR_SALT")
         if salt:
             return salt
+        if is_remote(self.lake_dir) or os.environ.get("OPINION_REQUIRE_AUTHOR_SALT") == "1":
+            raise ValueError(
+                "OPINION_AUTHOR_SALT is required on a multi-worker deployment (set it, or the "
+                "Airflow Variable opinion_author_salt, the same on every worker)"
+            )
         path = self.state_dir / "author_salt"
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(secrets.token_hex(16))
-            path.chmod(0o600)
+            tmp = path.with_name(f".author_salt.{os.getpid()}.{secrets.token_hex(4)}")
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            try:
+                os.write(fd, secrets.token_hex(16).encode())
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            try:
+                os.link(tmp, path)  # first writer wins; never visible half-written
+            except FileExistsError:
+                pass
+            finally:
+                os.unlink(tmp)
         return path.read_text().strip()

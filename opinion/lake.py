@@ -39,6 +39,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from opinion import storage
+
 KINDS = ("raw", "mentions")
 REJECT_RECORD_MAX_BYTES = 10 * 1024
 
@@ -236,7 +238,7 @@ def partition_path(lake_dir: Path, kind: str, source: str, day: str | date) -> P
     key = _check_day(day)
     grain = "month" if _MONTH.match(key) else "day"
     return (
-        Path(lake_dir)
+        storage.as_path(lake_dir)
         / _check_kind(kind)
         / f"source={_check_name('source', source)}"
         / f"{grain}={key}"
@@ -257,14 +259,7 @@ def conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
 
 
 def _fsync_dir(directory: Path) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:  # pragma: no cover - platforms without directory fds
-        return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    storage.fsync_dir(directory)
 
 
 def _write_tmp(table: pa.Table, path: Path, metadata: Mapping[str, str]) -> Path:
@@ -274,10 +269,9 @@ def _write_tmp(table: pa.Table, path: Path, metadata: Mapping[str, str]) -> Path
     table = table.replace_schema_metadata(meta)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
     try:
-        with open(tmp, "wb") as fh:
+        with tmp.open("wb") as fh:
             pq.write_table(table, fh, compression="zstd")
-            fh.flush()
-            os.fsync(fh.fileno())
+            storage.fsync_file(fh, tmp)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
@@ -321,7 +315,7 @@ def write_partition(
         raise
     # posts last: a reader that checks write_id equality can detect a half-swapped partition
     for name in sorted(tmps, key=lambda n: n == "posts"):
-        os.replace(tmps[name], directory / f"{name}.parquet")
+        storage.replace(tmps[name], directory / f"{name}.parquet")
     for stale in directory.glob("*.parquet"):
         if stale.stem not in expected:
             stale.unlink(missing_ok=True)
@@ -344,7 +338,7 @@ def _record_text(record: object) -> str:
 
 def reject_path(lake_dir: Path, stage: str, source: str, key: str) -> Path:
     return (
-        Path(lake_dir)
+        storage.as_path(lake_dir)
         / "rejects"
         / f"stage={_check_name('stage', stage)}"
         / f"source={_check_name('source', source)}"
@@ -382,7 +376,7 @@ def write_rejects(
     table = pa.table(columns, schema=REJECTS_SCHEMA)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = _write_tmp(table, path, {})
-    os.replace(tmp, path)
+    storage.replace(tmp, path)
     _fsync_dir(path.parent)
     return path
 
@@ -409,7 +403,7 @@ def list_partitions(
     wanted_days = None if days is None else {_check_day(d) for d in days}
     names = PARTITION_TABLES[kind]
     out = []
-    for src, src_dir in _kv_dirs(Path(lake_dir) / kind, "source"):
+    for src, src_dir in _kv_dirs(storage.as_path(lake_dir) / kind, "source"):
         if source is not None and src != source:
             continue
         for day, day_dir in sorted(_kv_dirs(src_dir, "day") + _kv_dirs(src_dir, "month")):
@@ -425,7 +419,7 @@ def list_rejects(
 ) -> list[RejectFile]:
     """Rejects files, sorted by (stage, source, key)."""
     out = []
-    for stg, stage_dir in _kv_dirs(Path(lake_dir) / "rejects", "stage"):
+    for stg, stage_dir in _kv_dirs(storage.as_path(lake_dir) / "rejects", "stage"):
         if stage is not None and stg != stage:
             continue
         for src, src_dir in _kv_dirs(stage_dir, "source"):
@@ -439,7 +433,11 @@ def list_rejects(
 
 def read_metadata(path: Path) -> dict[str, str]:
     """The key/value metadata of a Parquet file (without Arrow's own schema blob)."""
-    meta = pq.read_schema(path).metadata or {}
+    if storage.is_remote(path):
+        with path.open("rb") as fh:
+            meta = pq.read_schema(fh).metadata or {}
+    else:
+        meta = pq.read_schema(path).metadata or {}
     return {
         k.decode("utf-8", "replace"): v.decode("utf-8", "replace")
         for k, v in meta.items()
@@ -448,9 +446,19 @@ def read_metadata(path: Path) -> dict[str, str]:
 
 
 def file_fingerprint(path: Path) -> str:
-    """Cheap change detector for a file: `{size}:{mtime_ns}` (atomic replace changes it)."""
-    st = os.stat(path)
-    return f"{st.st_size}:{st.st_mtime_ns}"
+    """Cheap change detector for a file: `{size}:{mtime_ns}` (atomic replace changes it); on
+    object storage `{size}:{write_id}` (`opinion.storage.fingerprint`)."""
+    if storage.is_remote(path):
+        return storage.fingerprint(path, read_metadata(path).get(META_WRITE_ID))
+    return storage.fingerprint(path)
+
+
+def read_table(path: Path, columns: list[str] | None = None) -> pa.Table:
+    """One Parquet file of the lake (or some of its columns), local or on object storage."""
+    if storage.is_remote(path):
+        with path.open("rb") as fh:
+            return pq.read_table(fh, columns=columns)
+    return pq.read_table(path, columns=columns)
 
 
 def partition_fingerprint(partition: Partition) -> str:

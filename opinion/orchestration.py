@@ -27,6 +27,9 @@ RAW_ASSET = "opinion://lake/raw"
 MENTIONS_ASSET = "opinion://lake/mentions"
 #: Airflow pool serialising the single DuckDB writer (created with 1 slot by `make airflow`).
 DUCKDB_POOL = "opinion_duckdb"
+#: Celery queue of the load task: exactly one worker listens to it, the one holding the
+#: warehouse file (LocalExecutor ignores queues).
+WRITER_QUEUE = "opinion_writer"
 
 
 def settings() -> Settings:
@@ -34,17 +37,69 @@ def settings() -> Settings:
     return Settings.from_env()
 
 
+#: Airflow connection holding the object-storage endpoint and keys of a remote lake
+#: (conn_type aws: login = access key, password = secret, extra endpoint_url / region_name).
+LAKE_CONN_ID = os.environ.get("OPINION_LAKE_CONN_ID", "opinion_lake")
+#: Airflow Variable holding the author-hash salt when `OPINION_AUTHOR_SALT` is not set.
+SALT_VARIABLE = "opinion_author_salt"
+
+
+def apply_airflow_secrets() -> None:
+    """Inside a task: fill what the environment lacks from Airflow's secrets — the author salt
+    from the Variable `opinion_author_salt`, the lake's S3 endpoint and keys from the
+    connection `opinion_lake` — so workers need no secrets in their own environment."""
+    from opinion import storage
+
+    if not os.environ.get("OPINION_AUTHOR_SALT"):
+        try:
+            from airflow.sdk import Variable
+
+            salt = Variable.get(SALT_VARIABLE, default=None)
+        except Exception:  # noqa: BLE001 - no Variable backend here: the env rules
+            salt = None
+        if salt:
+            os.environ["OPINION_AUTHOR_SALT"] = salt
+    if not storage.is_remote(os.environ.get("OPINION_LAKE", "")):
+        return
+    if os.environ.get("AWS_ACCESS_KEY_ID"):
+        return
+    try:
+        from airflow.sdk import Connection
+
+        conn = Connection.get(LAKE_CONN_ID)
+    except Exception:  # noqa: BLE001 - no such connection: credentials from the default chain
+        return
+    extra = conn.extra_dejson or {}
+    if conn.login:
+        os.environ["AWS_ACCESS_KEY_ID"] = conn.login
+        os.environ["AWS_SECRET_ACCESS_KEY"] = conn.password or ""
+    if extra.get("endpoint_url") and not os.environ.get("OPINION_S3_ENDPOINT_URL"):
+        os.environ["OPINION_S3_ENDPOINT_URL"] = extra["endpoint_url"]
+    if extra.get("region_name") and not os.environ.get("AWS_DEFAULT_REGION"):
+        os.environ["AWS_DEFAULT_REGION"] = extra["region_name"]
+
+
+def worker_hostname() -> str:
+    """Airflow `[core] hostname_callable` for several workers on one machine: the worker's
+    `OPINION_WORKER_NAME` (recorded on each task instance), else the host name."""
+    import socket
+
+    return os.environ.get("OPINION_WORKER_NAME") or socket.getfqdn()
+
+
 # ---------------------------------------------------------------- collect
 
 
 def list_jobs() -> list[str]:
-    """Enabled collect jobs (`opinion.pipeline.job_names`)."""
-    from opinion.pipeline import job_names
+    """Labels of the enabled entries of `opinion.yaml`, each validated on its own: an invalid
+    job is listed too (by name, or `jobs[i]`), so its own mapped task fails at once while the
+    healthy jobs run (`opinion.sources.config.load_entries`)."""
+    from opinion.sources.config import load_entries
 
-    return list(job_names(settings()))
+    return [entry.label for entry in load_entries(settings=settings()) if entry.enabled]
 
 
-def _window_aware_runner() -> Callable[..., dict] | None:
+def _window_aware_runner() -> Callable[..., Any] | None:
     """`run_job(settings, job, since=, until=)` when the sources layer offers one."""
     try:
         from opinion.sources.run import run_job
@@ -56,22 +111,33 @@ def _window_aware_runner() -> Callable[..., dict] | None:
 
 def collect(name: str, since: datetime | None = None, until: datetime | None = None) -> dict:
     """Collect one job. `since`/`until` (the Airflow data interval) bound jobs that support a
-    time window; file jobs read their whole file (re-collecting is idempotent)."""
-    from opinion.pipeline import collect_job
+    time window (backfill a day = collect that day); the others continue from their cursor.
+
+    Only this job is validated (a bad one raises `ConfigError`, terminal), a missing input file
+    is terminal, and a batch with too many rejects fails loudly (`CollectQualityError`). The
+    report says whether anything `changed` in the lake (the DAG emits its asset only then)."""
+    from opinion.sources.config import get_job
 
     s = settings()
+    job = get_job(name, s)
     runner = _window_aware_runner() if (since or until) else None
-    if runner is not None:
-        from opinion.sources.config import configured_jobs
+    if runner is not None and _supports_window(job):
+        log.info("job %s: collecting the window %s .. %s", name, since, until)
+        report = _job_report(name, runner(s, job, since=since, until=until))
+    else:
+        if since or until:
+            log.info("job %s: collecting from its cursor (%s has no window)", name, job.source)
+        from opinion.pipeline import collect_job
 
-        jobs = {job.name: job for job in configured_jobs(s)}
-        if name in jobs and _supports_window(jobs[name]):
-            return _job_report(name, runner(s, jobs[name], since=since, until=until))
-    if since or until:
-        log.info(
-            "job %s: collecting from its cursor (window %s .. %s not used)", name, since, until
-        )
-    return _job_report(name, collect_job(s, name))
+        report = _job_report(name, collect_job(s, name))
+    report["changed"] = bool(report.get("partitions_written") or report.get("retracted"))
+    log.info(
+        "job %s: read %s, posts %s, rejected %s, partitions written %s, unchanged %s%s",
+        name, report.get("read", 0), report.get("posts", 0), report.get("rejected", 0),
+        report.get("partitions_written", 0), report.get("partitions_unchanged", 0),
+        f", retracted {report['retracted']}" if report.get("retracted") else "",
+    )  # fmt: skip
+    return report
 
 
 def _job_report(name: str, result: Any) -> dict:
@@ -85,39 +151,128 @@ def _job_report(name: str, result: Any) -> dict:
 
 
 def _supports_window(job: Any) -> bool:
-    """Whether a configured job takes a since/until window (API sources; not files)."""
-    flag = getattr(job, "supports_window", None)
-    if flag is not None:
-        return bool(flag() if callable(flag) else flag)
-    return getattr(job, "kind", getattr(job, "type", "files")) != "files"
+    """Whether a configured job can fetch a since/until window (`opinion.sources.run.WINDOWED`:
+    Bluesky, Hacker News); the others continue from their cursor, and a file has no window
+    (its cursor is its fingerprint)."""
+    from opinion.sources.run import WINDOWED
+
+    return getattr(job, "source", "files") in WINDOWED
+
+
+def emit_if_changed(reports: Sequence[dict | None], *keys: str) -> dict:
+    """The run's summary; raises Airflow's skip (so the task emits no asset event, and the
+    next DAG does not run) when no report has any of `keys` > 0: a no-op collect or extract
+    causes no downstream work and no re-publish."""
+    total = sum_reports(list(reports))
+    if not any(total.get(key) for key in keys):
+        from airflow.sdk.exceptions import AirflowSkipException
+
+        what = " + ".join(keys)
+        log.info("nothing changed (%s = 0): no asset event, downstream does not run", what)
+        raise AirflowSkipException(f"nothing changed ({what} = 0)")
+    return total
 
 
 # ---------------------------------------------------------------- extract
 
 
-def pending() -> list[str]:
-    """Raw partitions (`source/day`) that extract must (re)process for the current model."""
+#: Extract tasks that may run at once (`max_active_tis_per_dag` of `extract_chunk`): each
+#: gets `cpu_count // EXTRACT_SLOTS` torch threads unless `OPINION_THREADS` is set.
+EXTRACT_SLOTS = 2
+
+
+def pending() -> list[list]:
+    """Raw partitions that extract must (re)process for the current model, as
+    `[["source/day", rows], ...]` (rows from the partition's metadata, to balance chunks)."""
+    from opinion import lake
     from opinion.pipeline import pending_partitions
 
-    return list(pending_partitions(settings()))
+    s = settings()
+    out = []
+    for name in pending_partitions(s):
+        source, day = name.split("/", 1)
+        posts = lake.partition_path(s.lake_dir, "raw", source, day) / "posts.parquet"
+        rows = int(lake.read_metadata(posts).get(lake.META_ROW_COUNT, 0) or 0)
+        out.append([name, rows])
+    return out
 
 
-def chunk(names: Sequence[str], max_chunks: int = 2, min_per_chunk: int = 4) -> list[list[str]]:
+def chunk(
+    items: Sequence[str | Sequence], max_chunks: int = 2, min_per_chunk: int = 4
+) -> list[list[str]]:
     """Split partitions into at most `max_chunks` chunks of at least `min_per_chunk` each
-    (except when fewer exist), so each mapped extract task loads the models once and then
-    works through several partitions. Order is kept; an empty input gives no chunks."""
-    names = list(names)
-    if not names:
+    (except when fewer exist), balanced by rows: `items` are names or `[name, rows]`, each goes
+    to the lightest chunk, biggest first. Each chunk is sorted; no input gives no chunks."""
+    weighted = [(it, 1) if isinstance(it, str) else (str(it[0]), int(it[1])) for it in items]
+    if not weighted:
         return []
-    size = max(min_per_chunk, math.ceil(len(names) / max(1, max_chunks)), 1)
-    return [names[i : i + size] for i in range(0, len(names), size)]
+    n = max(1, min(max_chunks, math.ceil(len(weighted) / max(1, min_per_chunk))))
+    chunks: list[list[str]] = [[] for _ in range(n)]
+    loads = [0] * n
+    for name, rows in sorted(weighted, key=lambda x: (-x[1], x[0])):
+        i = loads.index(min(loads))
+        chunks[i].append(name)
+        loads[i] += max(rows, 1)
+    return [sorted(c) for c in chunks if c]
+
+
+def chunk_label(names: Sequence[str]) -> str:
+    """A readable name for a chunk (the mapped task's map index in the UI)."""
+    names = sorted(names)
+    if not names:
+        return "empty"
+    if len(names) == 1:
+        return names[0]
+    return f"{names[0]} .. {names[-1]} ({len(names)} partitions)"
+
+
+def task_threads(slots: int = EXTRACT_SLOTS) -> int:
+    """Torch threads for one extract task: the cores shared by the tasks that may run at once
+    (`OPINION_THREADS` wins). Exported before the models load, so each task takes its share."""
+    value = os.environ.get("OPINION_THREADS")
+    if value and value.strip() not in ("", "0"):
+        return int(value)
+    threads = max(1, (os.cpu_count() or 1) // max(1, slots))
+    os.environ["OPINION_THREADS"] = str(threads)
+    return threads
 
 
 def extract(names: Sequence[str]) -> dict:
-    """Extract the given raw partitions with one model load (`extract_partitions`)."""
-    from opinion.pipeline import extract_partitions
+    """Extract the given raw partitions with one model load. A retried task re-checks what is
+    still pending, so partitions a killed attempt finished are not extracted again; one log
+    line per partition says how far the task is."""
+    import time
 
-    return _jsonable(extract_partitions(settings(), list(names)))
+    from opinion.pipeline import extract_partitions, load_engine, pending_partitions
+
+    s = settings()
+    still = set(pending_partitions(s))
+    todo = [n for n in names if n in still]
+    if len(todo) < len(names):
+        log.info(
+            "%d of %d partitions already extracted, skipped", len(names) - len(todo), len(names)
+        )
+    total: dict[str, Any] = {"partitions": 0, "posts": 0, "english": 0, "mentions": 0, "errors": 0}
+    if not todo:
+        return total
+    threads = task_threads()
+    started = time.time()
+    engine = load_engine(s)
+    log.info("models loaded in %.1fs (%d torch threads)", time.time() - started, threads)
+    total["model_version"] = engine.version
+    for i, name in enumerate(todo, 1):
+        t0 = time.time()
+        report = extract_partitions(s, [name], engine=engine)
+        for key in ("partitions", "posts", "english", "mentions", "errors"):
+            total[key] += int(report.get(key, 0) or 0)
+        took = time.time() - t0
+        log.info(
+            "extract %d/%d %s: %d posts, %d mentions in %.1fs (%.0f posts/s)",
+            i, len(todo), name, report.get("posts", 0), report.get("mentions", 0), took,
+            report.get("posts", 0) / took if took > 0 else 0.0,
+        )  # fmt: skip
+    total["seconds"] = round(time.time() - started, 1)
+    return _jsonable(total)
 
 
 def sum_reports(reports: Sequence[dict | None]) -> dict:
@@ -147,6 +302,9 @@ def load() -> dict:
 
     report = load_stage(settings())
     fields = getattr(report, "__dict__", report if isinstance(report, dict) else {})
+    for check in fields.get("checks") or []:
+        if not getattr(check, "passed", True):
+            log.warning("quality check %s: %s", check.name, getattr(check, "detail", ""))
     out: dict[str, Any] = {}
     for key, value in fields.items():
         if isinstance(value, list) and key != "checks":
@@ -164,30 +322,23 @@ def load() -> dict:
 
 
 def is_terminal(exc: BaseException) -> bool:
-    """Errors that retrying cannot fix: a source's `TerminalError` (bad credentials, gone
-    endpoint, invalid config) and a failed data-quality gate (`QualityError`)."""
-    terminal: list[type[BaseException]] = []
-    try:
-        from opinion.sources.base import TerminalError
+    """Errors that retrying cannot fix: an invalid job (`ConfigError`), a missing input file,
+    a batch failing the collect data-quality guards (`CollectQualityError`), a source's
+    `TerminalError` (bad credentials, gone endpoint) and a failed warehouse gate
+    (`QualityError`)."""
+    from opinion.pipeline import CollectQualityError
+    from opinion.sources.base import TerminalError
+    from opinion.sources.config import ConfigError
+    from opinion.warehouse.quality import QualityError
 
-        terminal.append(TerminalError)
-    except ImportError:
-        pass
-    try:
-        from opinion.warehouse.quality import QualityError
-
-        terminal.append(QualityError)
-    except ImportError:
-        pass
-    return isinstance(exc, tuple(terminal)) if terminal else False
+    terminal = (ConfigError, CollectQualityError, FileNotFoundError, TerminalError, QualityError)
+    return isinstance(exc, terminal)
 
 
 def is_transient(exc: BaseException) -> bool:
     """A source's `TransientError` (rate limit, timeout, 5xx): retried with backoff."""
-    try:
-        from opinion.sources.base import TransientError
-    except ImportError:
-        return False
+    from opinion.sources.base import TransientError
+
     return isinstance(exc, TransientError)
 
 
@@ -204,6 +355,7 @@ def run_task(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     """Call a stage inside an Airflow task: terminal errors become `AirflowFailException`
     (fail now, no retry, one-line message); anything else propagates and is retried."""
     try:
+        apply_airflow_secrets()
         return fn(*args, **kwargs)
     except Exception as exc:
         if is_terminal(exc):
@@ -238,7 +390,8 @@ def on_failure(context: dict) -> None:
 
 def task_defaults(**overrides: Any) -> dict:
     """`default_args` shared by the opinion DAGs: 3 retries, 1 min doubling up to 30 min
-    (`OPINION_AIRFLOW_RETRY_DELAY_S` shortens the first delay, e.g. in tests)."""
+    (`OPINION_AIRFLOW_RETRY_DELAY_S` shortens the first delay, e.g. in tests), and an
+    `execution_timeout` of 1 h (tasks that need longer set their own)."""
     delay = float(os.environ.get("OPINION_AIRFLOW_RETRY_DELAY_S", "60"))
     args: dict[str, Any] = {
         "owner": "opinion",
@@ -246,6 +399,7 @@ def task_defaults(**overrides: Any) -> dict:
         "retry_delay": timedelta(seconds=delay),
         "retry_exponential_backoff": 2.0,
         "max_retry_delay": timedelta(minutes=30),
+        "execution_timeout": timedelta(hours=1),
         "on_failure_callback": on_failure,
     }
     args.update(overrides)

@@ -12,6 +12,7 @@ import errno
 import hashlib
 import json
 import logging
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -35,6 +36,7 @@ class CollectReport:
     duplicates: int = 0
     partitions_written: int = 0
     partitions_unchanged: int = 0
+    retracted: int = 0
     reasons: dict[str, int] = field(default_factory=dict)
 
 
@@ -48,6 +50,27 @@ class ExtractReport:
     errors: int = 0
     seconds: float = 0.0
     skipped: list[str] = field(default_factory=list)  # unreadable raw partitions, with why
+
+
+class CollectQualityError(ValueError):
+    """A batch that does not look like the source's data (too many rejected rows, or a full
+    read far smaller than what the lake holds): nothing is written, the cursor stays, and
+    retrying the same input cannot pass. Fix the input or the job, then collect again."""
+
+
+#: Reject-ratio guard: a batch of at least this many records fails when more than
+#: `OPINION_MAX_REJECT_RATIO` (default 0.1) of them are rejected.
+REJECT_CHECK_MIN_ROWS = 20
+
+
+def max_reject_ratio() -> float:
+    return float(os.environ.get("OPINION_MAX_REJECT_RATIO", "0.1"))
+
+
+def min_rows_ratio() -> float:
+    """A full read (files) holding fewer posts than this share of what the lake holds for the
+    source is suspicious: a warning, or a failure when the file is authoritative."""
+    return float(os.environ.get("OPINION_MIN_ROWS_RATIO", "0.5"))
 
 
 def _progress(iterable, total: int | None = None, desc: str = "", unit: str = "it"):
@@ -205,12 +228,23 @@ def _content_hash(rows: list[dict]) -> str:
 
 
 def collect_records(
-    records: Iterable[RawRecord | Reject], settings: Settings, source: str, run_key: str
+    records: Iterable[RawRecord | Reject],
+    settings: Settings,
+    source: str,
+    run_key: str,
+    full_read: bool = False,
+    authoritative: bool = False,
 ) -> CollectReport:
     """Write records into raw partitions (source × day, or × month for a sparse month: see
     `lake.period_keys`), merged by post_id with what the
     partition already holds; unchanged partitions are not rewritten. Rejects go to the lake
     under `run_key`, so the same input collected twice replaces its rejects file.
+
+    `full_read`: the records are the source's whole content (a file), so their count is
+    compared with the posts the lake holds for `source`. `authoritative`: posts of `source`
+    that the records no longer hold are retracted (removed from their raw partitions; extract
+    and load then drop them from the warehouse). Raises `CollectQualityError`, writing no
+    partition, when too many records are rejected or an authoritative read shrank too much.
 
     One post_id is one post across days: when a native id shows up again with another date,
     the version with the newest `created_at` wins (ties: the one collected last) and the post
@@ -258,6 +292,13 @@ def collect_records(
         {"record": reject_digest(r["record"]), "reason": reason}
         for r, reason in zip(rejects, reasons, strict=True)
     ]
+    write_rejects = lambda: lake.write_rejects(  # noqa: E731
+        settings.lake_dir,
+        "collect",
+        source,
+        run_key,
+        [{**r, "stage": "collect", "source": source} for r in rejects],
+    )
     with source_lock(settings.lake_dir, source):
         # sparse months become one month partition (lake.period_keys); busy ones stay daily
         days: dict[str, int] = {}
@@ -267,17 +308,18 @@ def collect_records(
         keys = lake.period_keys(settings.lake_dir, source, days)
         by_key, moved = _place_by_day(settings, source, fresh, keys)
         report.posts = sum(len(b) for b in by_key.values())
-        for key in sorted(set(by_key) | set(moved)):
+        _check_batch(settings, source, report, full_read, authoritative, write_rejects)
+        keep = set(fresh) if authoritative else None
+        parts = set(by_key) | set(moved)
+        if authoritative:
+            parts |= {p.day for p in lake.list_partitions(settings.lake_dir, "raw", source=source)}
+        for key in sorted(parts):
             _merge_raw_partition(
-                settings, source, key, by_key.get(key, {}), report, moved.get(key, set())
+                settings, source, key, by_key.get(key, {}), report, moved.get(key, set()), keep
             )
-    lake.write_rejects(
-        settings.lake_dir,
-        "collect",
-        source,
-        run_key,
-        [{**r, "stage": "collect", "source": source} for r in rejects],
-    )
+    write_rejects()
+    if report.retracted:
+        log.warning("%s: retracted %d post(s) no longer in the source", source, report.retracted)
     return report
 
 
@@ -287,12 +329,10 @@ def _place_by_day(
     """(new rows by partition key, post ids to remove by partition key): a post already
     stored under another partition moves when the new version is at least as new, else the
     new version is dropped. `keys` maps each UTC day to its partition key (`period_keys`)."""
-    import pyarrow.parquet as pq
-
     stored: dict[str, tuple[str, datetime]] = {}
     for part in lake.list_partitions(settings.lake_dir, "raw", source=source):
         try:
-            table = pq.read_table(part.file("posts"), columns=["post_id", "created_at"])
+            table = lake.read_table(part.file("posts"), columns=["post_id", "created_at"])
         except (OSError, pa.ArrowException):
             continue  # a corrupt partition is rewritten by the merge below, named by extract
         for pid, created in zip(
@@ -312,6 +352,44 @@ def _place_by_day(
     return by_day, moved
 
 
+def _check_batch(settings, source, report, full_read, authoritative, write_rejects) -> None:
+    """The loud data-quality guards of one batch (see `CollectQualityError`)."""
+    limit = max_reject_ratio()
+    if report.read >= REJECT_CHECK_MIN_ROWS and report.rejected > limit * report.read:
+        write_rejects()  # the reasons stay inspectable in the lake
+        by_count = sorted(report.reasons.items(), key=lambda x: -x[1])
+        top = ", ".join(f"{reason} ×{n}" for reason, n in by_count)
+        raise CollectQualityError(
+            f"{source}: {report.rejected} of {report.read} rows rejected "
+            f"(reject ratio {report.rejected / report.read:.1%} > limit {limit:.1%}); "
+            f"nothing written; reasons: {top}"
+        )
+    if report.rejected:
+        log.warning(
+            "%s: %d of %d rows rejected (%.1f%%): %s",
+            source, report.rejected, report.read, 100 * report.rejected / report.read,
+            report.reasons,
+        )  # fmt: skip
+    if not full_read:
+        return
+    held = sum(
+        int(lake.read_metadata(p.file("posts")).get(lake.META_ROW_COUNT, 0))
+        for p in lake.list_partitions(settings.lake_dir, "raw", source=source)
+    )
+    ratio = min_rows_ratio()
+    if held and report.posts < ratio * held:
+        message = (
+            f"{source}: the input holds {report.posts} posts, the lake {held} from earlier "
+            f"reads (below {ratio:.0%})"
+        )
+        if authoritative:
+            raise CollectQualityError(
+                message + "; an authoritative file would retract the rest, nothing written "
+                "(set OPINION_MIN_ROWS_RATIO=0 for this run to accept it)"
+            )
+        log.warning(message)
+
+
 def _merge_raw_partition(
     settings: Settings,
     source: str,
@@ -319,13 +397,14 @@ def _merge_raw_partition(
     fresh: dict[str, dict],
     report: CollectReport,
     remove: set[str] = frozenset(),  # type: ignore[assignment]
+    keep: set[str] | None = None,
 ) -> None:
-    import pyarrow.parquet as pq
+    """Merge `fresh` into the partition; with `keep`, posts whose id is not in it go."""
 
     path = lake.partition_path(settings.lake_dir, "raw", source, day) / "posts.parquet"
     rows = dict(fresh)
     try:
-        old_rows = pq.read_table(path).to_pylist() if path.exists() else None
+        old_rows = lake.read_table(path).to_pylist() if path.exists() else None
     except (OSError, pa.ArrowException) as exc:
         log.warning("raw partition %s unreadable (%s); rewritten from this run", path, exc)
         old_rows = None
@@ -334,6 +413,10 @@ def _merge_raw_partition(
         if len(old) != len(old_rows):
             old_rows = None  # a post moved to another day: the partition changes
         old_hash = _content_hash(list(old.values()))
+        if keep is not None:
+            kept = {pid: r for pid, r in old.items() if pid in keep}
+            report.retracted += len(old) - len(kept)
+            old = kept
         for pid, row in old.items():
             if pid in rows and _content_hash([row]) == _content_hash([rows[pid]]):
                 rows[pid] = row  # unchanged post keeps its first collected_at
@@ -342,6 +425,8 @@ def _merge_raw_partition(
             report.partitions_unchanged += 1
             return
         rows = merged
+    elif not rows:
+        return
     table = pa.Table.from_pylist(
         sorted(rows.values(), key=lambda r: r["post_id"]), schema=lake.RAW_POSTS_SCHEMA
     )
@@ -427,14 +512,13 @@ def extract_partition(
     partition, engine, brands, settings: Settings, progress=None
 ) -> tuple[int, int, int, int]:
     """Clean + analyse one raw partition and write its mentions partition."""
-    import pyarrow.parquet as pq
 
     from opinion.clean.dedupe import minhash_bands, text_fingerprint
     from opinion.clean.language import detect_language
     from opinion.clean.spam import spam_signals
 
     fingerprint = lake.file_fingerprint(partition.file("posts"))
-    posts = pq.read_table(partition.file("posts")).to_pylist()
+    posts = lake.read_table(partition.file("posts")).to_pylist()
     now = datetime.now(UTC)
     english_idx = []
     targets: dict[int, tuple[int, int] | None] = {}

@@ -224,6 +224,7 @@ def _csv_rows(path: Path) -> Iterator[dict | Reject]:
     except StopIteration:
         return
     while True:
+        first_line = reader.line_num + 1
         try:
             values = next(reader)
         except StopIteration:
@@ -232,6 +233,15 @@ def _csv_rows(path: Path) -> Iterator[dict | Reject]:
             yield Reject("", f"line {reader.line_num}", f"malformed CSV: {exc}")
             continue
         if not values:
+            continue
+        swallowed = _swallowed_rows(values, len(header)) if reader.line_num > first_line else 0
+        if swallowed:
+            yield Reject(
+                "",
+                json.dumps(values, ensure_ascii=False)[:10_000],
+                f"malformed CSV row at lines {first_line}-{reader.line_num}: unbalanced quote, "
+                f"a field swallowed {swallowed} line(s) that look like rows",
+            )
             continue
         if len(values) != len(header):
             yield Reject(
@@ -242,6 +252,22 @@ def _csv_rows(path: Path) -> Iterator[dict | Reject]:
             )
             continue
         yield dict(zip(header, values, strict=True))
+
+
+def _swallowed_rows(values: list[str], n_fields: int) -> int:
+    """Lines inside a multi-line field that parse as whole rows on their own: the sign of a
+    quote opened and never closed (legitimate multi-line text rarely holds a full row)."""
+    if n_fields < 3:
+        return 0
+    count = 0
+    for value in values:
+        for line in value.splitlines()[1:]:
+            try:
+                parsed = next(csv.reader([line]), [])
+            except csv.Error:
+                continue
+            count += len(parsed) >= n_fields
+    return count
 
 
 def _jsonl_rows(path: Path) -> Iterator[dict | Reject]:

@@ -4,6 +4,9 @@ behind the same contract as the API connectors.
 Options: `path` (required), `mapping` ({field: column}; or a preset name: `AIRLINE_TWEETS`,
 `AIRLINE_REVIEWS`), `url_template` (or the preset `TWEET_URL`), `format`, `name` (default
 `files`), `rating_scale` (the scale of the `rating` column: `1-5` (default), `1-10`, `0-10`).
+`authoritative` (default false): the file is the source's whole truth, so posts of `name` that
+a changed file no longer holds are retracted from the lake (and, after extract and load, from
+the warehouse). Without it a re-read file only adds and updates posts.
 
 Cursor: the file's fingerprint (`sha256:<hex of its bytes>`) plus a digest of how it is read
 (`;read:<hex>` over the mapping, url template, format, brand, name and `READER_VERSION`). An
@@ -54,6 +57,7 @@ class FilesConfig(SourceConfig):
     url_template: str | None = None
     format: str | None = None
     rating_scale: str | None = None
+    authoritative: bool = False
 
     def __post_init__(self) -> None:
         super().__post_init__()

@@ -19,11 +19,12 @@ import hashlib
 import logging
 import re
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from opinion.config import Settings
 from opinion.sources.appstore import AppStoreConfig, AppStoreSource
-from opinion.sources.base import Source, SourceConfig
+from opinion.sources.base import Source, SourceConfig, dump_cursor
 from opinion.sources.bluesky import BlueskyConfig, BlueskySource
 from opinion.sources.hackernews import HackerNewsConfig, HackerNewsSource
 from opinion.sources.localfiles import FilesConfig, FilesSource
@@ -69,16 +70,41 @@ _SUMMED = (
     "duplicates",
     "partitions_written",
     "partitions_unchanged",
+    "retracted",
 )
 
 
-def collect_source(settings: Settings, source: Source, limit: int | None = None) -> dict:
-    """Collect `source` into the lake from its saved cursor; returns a JSON-able report."""
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+#: Connectors that can fetch a time window, and the cursor that asks them for exactly it
+#: (their cursors carry both bounds): a backfill of one day collects that day.
+WINDOWED: dict[str, Callable[[datetime, datetime], str]] = {
+    "bluesky": lambda since, until: dump_cursor({"since": _iso(since), "until": _iso(until)}),
+    "hackernews": lambda since, until: dump_cursor(
+        {"since": int(since.timestamp()), "upper": int(until.timestamp())}
+    ),
+}
+
+
+def collect_source(
+    settings: Settings,
+    source: Source,
+    limit: int | None = None,
+    window: tuple[datetime, datetime] | None = None,
+) -> dict:
+    """Collect `source` into the lake from its saved cursor; returns a JSON-able report.
+    With `window` (since, until; a connector in `WINDOWED`), collect exactly that window and
+    leave the saved cursor alone (a backfill does not move the live cursor)."""
     from opinion.pipeline import collect_records
 
     if limit is not None and limit < 1:
         raise ValueError(f"limit must be >= 1, got {limit}")
-    cursor = read_cursor(settings.lake_dir, source.name, source.key)
+    if window is not None:
+        cursor = WINDOWED[source.config.connector](*window)
+    else:
+        cursor = read_cursor(settings.lake_dir, source.name, source.key)
     report: dict[str, Any] = {
         "source": source.name,
         "key": source.key,
@@ -93,14 +119,18 @@ def collect_source(settings: Settings, source: Source, limit: int | None = None)
     pages = source.pages(cursor)
     try:
         for page in pages:
-            rep = collect_records(page.records, settings, source.name, _run_key(source, page))
+            rep = collect_records(
+                page.records, settings, source.name, _run_key(source, page),
+                full_read=source.config.connector == "files",
+                authoritative=bool(getattr(source.config, "authoritative", False)),
+            )  # fmt: skip
             for k in _SUMMED:
                 report[k] += getattr(rep, k)
             for reason, n in rep.reasons.items():
                 report["reasons"][reason] = report["reasons"].get(reason, 0) + n
             report["pages"] += 1
             report["skipped"] += page.skipped
-            if page.next_cursor is not None:
+            if page.next_cursor is not None and window is None:
                 write_cursor(settings.lake_dir, source.name, source.key, page.next_cursor)
                 report["cursor"] = page.next_cursor
             if limit is not None and report["read"] >= limit:
@@ -117,16 +147,27 @@ def collect_source(settings: Settings, source: Source, limit: int | None = None)
     return report
 
 
-def run_job(settings: Settings, job, limit: int | None = None, client=None) -> list[dict]:
-    """Run one configured job (a `CollectJob` or its name): one source per query."""
+def run_job(
+    settings: Settings,
+    job,
+    limit: int | None = None,
+    client=None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> list[dict]:
+    """Run one configured job (a `CollectJob` or its name): one source per query. `since` and
+    `until` collect that window for connectors in `WINDOWED` (others use their cursor)."""
     from opinion.sources.config import get_job
 
     if isinstance(job, str):
         job = get_job(job, settings)
+    window = None
+    if (since or until) and job.source in WINDOWED:
+        window = (since or datetime(1970, 1, 1, tzinfo=UTC), until or datetime.now(UTC))
     reports = []
     for source in job.sources(client=client):
         try:
-            report = collect_source(settings, source, limit=limit)
+            report = collect_source(settings, source, limit=limit, window=window)
         finally:
             if client is None:
                 source.close()

@@ -16,6 +16,8 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
+from opinion import storage
+
 _SAFE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
 
 
@@ -27,7 +29,7 @@ def _check(what: str, value: str) -> str:
 
 def cursor_path(lake_dir: Path, source: str, key: str) -> Path:
     return (
-        Path(lake_dir)
+        storage.as_path(lake_dir)
         / "state"
         / f"source={_check('source', source)}"
         / f"{_check('key', key)}.json"
@@ -61,29 +63,21 @@ def write_cursor(lake_dir: Path, source: str, key: str, cursor: str) -> Path:
     }
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
     try:
-        with open(tmp, "w", encoding="utf-8") as fh:
+        with tmp.open("w", encoding="utf-8") as fh:
             json.dump(body, fh, sort_keys=True)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
+            storage.fsync_file(fh, tmp)
+        storage.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    try:
-        fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-    except OSError:  # pragma: no cover - platforms without directory fds
-        pass
+    storage.fsync_dir(path.parent)
     return path
 
 
 def all_cursors(lake_dir: Path) -> list[dict]:
     """Every stored cursor as `{source, key, cursor, updated_at}` (updated_at: aware datetime),
     sorted by (source, key). Unreadable files are skipped."""
-    root = Path(lake_dir) / "state"
+    root = storage.as_path(lake_dir) / "state"
     out = []
     if not root.is_dir():
         return out

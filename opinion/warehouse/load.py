@@ -32,6 +32,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from opinion import storage
 from opinion.config import Settings
 from opinion.lake import (
     MENTION_POSTS_SCHEMA,
@@ -175,7 +176,12 @@ def _read_consistent(paths: dict[str, Path]) -> tuple[str, dict[str, pa.Table]]:
     """Read files through open handles: (fingerprint of exactly those files, tables)."""
     tables, prints = {}, []
     for name in sorted(paths):
-        with open(paths[name], "rb") as fh:
+        with paths[name].open("rb") as fh:
+            if storage.is_remote(paths[name]):  # object storage: no fstat, see opinion.storage
+                tables[name] = pq.read_table(fh)
+                wid = (tables[name].schema.metadata or {}).get(META_WRITE_ID.encode(), b"")
+                prints.append(f"{name}={storage.fingerprint(paths[name], wid.decode())}")
+                continue
             st = os.fstat(fh.fileno())
             prints.append(f"{name}={st.st_size}:{st.st_mtime_ns}")
             # ParquetFile.read: no dataset machinery, no thread pool (partitions are small and
@@ -677,8 +683,8 @@ def load_lake(
     con = connect(writer)
     try:
         apply_limits(con, writer.with_name(writer.name + ".spill"))
-        load_into(con, Path(settings.lake_dir), report)
-        mirror_cursors(con, Path(settings.lake_dir))
+        load_into(con, settings.lake_dir, report)
+        mirror_cursors(con, settings.lake_dir)
         report.dup_of_changed = recompute_dup_of(con, full=rebuild)
         refresh(con, settings, full=rebuild)
         current = generation(con)

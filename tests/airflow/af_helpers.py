@@ -49,11 +49,11 @@ def init_airflow_home(env: dict[str, str]) -> None:
         [str(AIRFLOW), "db", "migrate"],
         [str(AIRFLOW), "pools", "set", "opinion_duckdb", "1", "single DuckDB writer"],
     ):
-        done = subprocess.run(cmd, env=env, cwd=REPO, capture_output=True, text=True, timeout=180)
+        done = subprocess.run(cmd, env=env, cwd=REPO, capture_output=True, text=True, timeout=900)
         assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
 
 
-def run_dag(env: dict[str, str], dag_id: str, dags_folder: Path = DAGS, timeout: int = 300):
+def run_dag(env: dict[str, str], dag_id: str, dags_folder: Path = DAGS, timeout: int = 900):
     """Run one DAG with dag.test() in a subprocess; (returncode, summary dict, output)."""
     done = subprocess.run(
         [sys.executable, str(RUN_DAG), str(dags_folder), dag_id],

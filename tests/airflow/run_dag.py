@@ -48,6 +48,8 @@ def main() -> int:
             "map_index": ti.map_index,
             "state": str(getattr(ti.state, "value", ti.state)),
             "try_number": ti.try_number,
+            "duration": ti.duration,
+            "rendered_map_index": getattr(ti, "rendered_map_index", None),
         }
         for ti in dr.get_task_instances()
     ]

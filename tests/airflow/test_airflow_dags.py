@@ -27,6 +27,9 @@ for dag_id, dag in bag.dags.items():
                 "retry_exponential_backoff": float(t.retry_exponential_backoff or 0),
                 "max_retry_delay": str(t.max_retry_delay), "pool": t.pool,
                 "has_failure_callback": bool(t.on_failure_callback),
+                "execution_timeout": str(t.execution_timeout or ""),
+                "queue": t.queue,
+                "map_index_template": getattr(t, "map_index_template", None),
                 "outlets": [getattr(o, "uri", str(o)) for o in t.outlets],
             }
             for t in dag.tasks
@@ -83,6 +86,7 @@ def test_every_dag_has_tags_owner_retries_and_callback(dagbag, dag_id):
         assert task["retry_exponential_backoff"] > 0, task_id
         assert task["max_retry_delay"] not in ("None", ""), task_id
         assert task["has_failure_callback"], task_id
+        assert task["execution_timeout"], f"{task_id} has no execution_timeout"
 
 
 def test_asset_chain_and_duckdb_pool(dagbag):
@@ -93,8 +97,12 @@ def test_asset_chain_and_duckdb_pool(dagbag):
     assert "opinion://lake/raw" in dags["opinion_extract"]["schedule"]
     assert "opinion://lake/mentions" in dags["opinion_load"]["schedule"]
     assert dags["opinion_load"]["tasks"]["load"]["pool"] == "opinion_duckdb"
-    assert set(dags["opinion_collect"]["tasks"]) == {"list_jobs", "collect_one", "collected"}
-    assert set(dags["opinion_extract"]["tasks"]) == {"plan", "extract_chunk", "extracted"}
+    assert dags["opinion_load"]["tasks"]["load"]["queue"] == "opinion_writer"
+    collect, extract = dags["opinion_collect"]["tasks"], dags["opinion_extract"]["tasks"]
+    assert set(collect) == {"list_jobs", "collect_one", "collected", "all_jobs_ok"}
+    assert set(extract) == {"plan", "extract_chunk", "extracted"}
+    assert collect["collect_one"]["map_index_template"] == "{{ job_name }}"
+    assert extract["extract_chunk"]["map_index_template"] == "{{ chunk_label }}"
 
 
 @pytest.mark.parametrize("dag_id", DAG_IDS)
@@ -117,5 +125,5 @@ def test_chunking_gives_each_task_several_partitions():
     names = [f"s/2015-02-{d:02d}" for d in range(1, 20)]
     chunks = chunk(names, max_chunks=2, min_per_chunk=4)
     assert len(chunks) == 2 and sum(chunks, []) == names
-    assert chunk(names[:5], max_chunks=4, min_per_chunk=4) == [names[:4], names[4:5]]
+    assert len(chunk(names[:5], max_chunks=4, min_per_chunk=4)) == 2
     assert chunk([], 2, 4) == []

@@ -178,8 +178,12 @@ class BlueskySim(Sim):
 
     def handle(self, req: Req) -> Resp:
         assert req.query["sort"] == "latest" and req.query["q"]
-        since = req.query.get("since")
-        pool = [i for i in self.newest_first() if not since or iso(i.ts) >= since]
+        since, until = req.query.get("since"), req.query.get("until")
+        pool = [
+            i
+            for i in self.newest_first()
+            if (not since or iso(i.ts) >= since) and (not until or iso(i.ts) < until)
+        ]
         start = int(req.query.get("cursor") or 0)
         chunk, more = self.page_items(pool, start)
         body = {"posts": [self.post(i) for i in chunk], "hitsTotal": len(pool)}

@@ -228,3 +228,24 @@ def test_reddit_removed_post_keeps_title_and_drops_deleted_author(api, settings,
     assert rows["t3_abc2"]["author_hash"] is None
     assert "[removed]" not in rows["t3_abc2"]["text"]
     assert rows["t3_abc1"]["url"] == "https://www.reddit.com/r/travel/comments/abc1/a_title/"
+
+
+@pytest.mark.parametrize("name", ["hackernews", "bluesky"])
+def test_window_collects_that_window_and_keeps_the_cursor(name, api, settings, client):
+    """A backfill of one window (the Airflow data interval) fetches only that window and
+    leaves the live cursor where it was."""
+    from datetime import UTC, datetime
+
+    from opinion.sources.run import WINDOWED
+
+    its = [Item(k, f"Flight {k} with Delta was late.") for k in range(1, 7)]
+    sim = make(name, api, its)
+    times = sorted(it.ts for it in its)
+    since = datetime.fromtimestamp(times[1], UTC)  # items 3..4, and 2 where since is inclusive
+    until = datetime.fromtimestamp(times[3], UTC)
+    source = build_source(name, client=client, **sim.options())
+    report = collect_source(settings, source, window=(since, until))
+    got = len(raw_rows(settings, name))
+    assert 2 <= got <= 3 and report["read"] == got, report
+    assert read_cursor(settings.lake_dir, source.name, source.key) is None
+    assert name in WINDOWED
