@@ -1,5 +1,6 @@
 """`opinion bench`: extraction throughput and peak memory on the demo corpus, side by side
-with a naive baseline (the same models, one post and one target at a time).
+with a naive baseline (the same models, one post and one target at a time), and the cost of
+the spaCy layer alone (`linguistic_ms_per_post`, part of the batched figure).
 
 Both run in one process and one invocation, so their ratio is not skewed by a noisy machine.
 The last printed line is the JSON result.
@@ -40,6 +41,31 @@ def fast_pass(engine, texts: list[str], brands, mapper=None, chunk: int = 512) -
         if mapper is not None:
             mapper([{"term": a.term, "aspect": a.aspect} for r in results for a in r.aspects])
     return time.perf_counter() - started
+
+
+def linguistic_pass(taxonomy, texts: list[str], chunk: int = 512) -> float:
+    """CPU seconds (`time.process_time`: the layer is single-threaded, and CPU time stays
+    honest on a shared machine) of the spaCy layer alone, as extraction uses it: tokens and
+    lemmas per batch, seed terms, friction, negation of friction terms (parsing only where a
+    cue is near), canonical aspects, sentences. A cold layer: no post is already tokenised."""
+    from opinion.nlp.engine import normalise_aspect
+    from opinion.nlp.linguistic import Linguistic
+
+    seeds = [s for c in taxonomy.categories.values() for s in c.seeds]
+    layer = Linguistic(seeds, taxonomy.friction)
+    Linguistic.forget()
+    started = time.process_time()
+    for c in range(0, len(texts), chunk):
+        part = texts[c : c + chunk]
+        layer.prepare(part)
+        for text in part:
+            layer.sentences(text)
+            for s, e in layer.seed_spans(text):
+                term = text[s:e]
+                normalise_aspect(term)
+                if layer.is_friction(term):
+                    layer.negated(text, s, e)
+    return time.process_time() - started
 
 
 def naive_pass(engine, texts: list[str]) -> float:
@@ -90,6 +116,12 @@ def run_bench(
             f"({runs[-1]:.0f} posts/s)"
         )
     peak = _peak_rss_mb()
+    from opinion.nlp.taxonomy import taxonomy_for
+
+    ling = statistics.median(
+        linguistic_pass(taxonomy_for(settings), texts) * 1000 / len(texts) for _ in range(repeats)
+    )
+    say(f"spaCy layer alone: {ling:.3f} CPU ms/post (included in the batched runs)")
     naive_texts = texts[:naive_limit]
     naive_runs = []
     for r in range(repeats):
@@ -106,6 +138,7 @@ def run_bench(
         "repeats": repeats,
         "model_version": engine.version,
         "posts_per_s": round(fast, 1),
+        "linguistic_ms_per_post": round(ling, 3),
         "peak_rss_mb": round(peak, 1),
         "naive_posts_per_s": round(naive, 1),
         "speedup": round(fast / naive, 2),

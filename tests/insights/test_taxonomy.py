@@ -12,7 +12,6 @@ from opinion.nlp.engine import union_spans
 from opinion.nlp.tagger import Span
 from opinion.nlp.taxonomy import (
     OTHER,
-    inflections,
     load_taxonomy,
     mapper_for,
     pack_path,
@@ -90,10 +89,12 @@ def test_renames_merge_old_categories(airline):
     assert airline.category("no_such_category").name == OTHER
 
 
-def test_inflections():
-    assert {"delays", "delayed", "delaying"} <= inflections("delay")
-    assert {"cancelled", "cancelling", "cancellation", "canceled"} <= inflections("cancel")
-    assert inflections("fa") == {"fa", "fas"}
+def test_seeds_match_on_lemmas():
+    from opinion.nlp.linguistic import aspect_key
+
+    assert aspect_key("delays") == aspect_key("Delayed") == aspect_key("delay") == "delay"
+    assert aspect_key("the lost bags") == aspect_key("lost bag")
+    assert aspect_key("Flight Attendants") == "flight attendant"
 
 
 def test_term_spans_whole_words_inflections_and_corpus_quirks():
