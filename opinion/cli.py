@@ -207,9 +207,26 @@ def load(warehouse, lake_dir) -> None:
 @click.argument("data", type=click.Path(dir_okay=False))
 @model_option
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.option(
+    "--task",
+    type=click.Choice(["absa", "touchpoint"]),
+    default="absa",
+    show_default=True,
+    help="absa: ABSA JSON Lines; touchpoint: labelled posts scored on their dominant touchpoint.",
+)
+@click.option("--text-col", default="text", show_default=True, help="touchpoint: text column.")
+@click.option(
+    "--label-col",
+    default="touchpoint",
+    show_default=True,
+    help="touchpoint: label column (touchpoints or categories, several split by | or ;).",
+)
 @one_line_errors
-def eval_cmd(data, model, as_json) -> None:
-    """Score the models on an ABSA JSON Lines file (ATSC on gold aspects, ATE exact spans)."""
+def eval_cmd(data, model, as_json, task, text_col, label_col) -> None:
+    """Score the models: ABSA (ATSC on gold aspects, ATE exact spans) or touchpoints."""
+    if task == "touchpoint":
+        _eval_touchpoint(data, model, as_json, text_col, label_col)
+        return
     from opinion.nlp.absa_data import read_jsonl
     from opinion.nlp.evaluate import evaluate
     from opinion.nlp.registry import load_models
@@ -229,6 +246,43 @@ def eval_cmd(data, model, as_json) -> None:
         f"   (VADER baseline: {b['accuracy']:.4f} / {b['macro_f1']:.4f})"
     )
     click.echo(f"ATE  precision {e['precision']:.4f}  recall {e['recall']:.4f}  F1 {e['f1']:.4f}")
+
+
+def _eval_touchpoint(data, model, as_json, text_col, label_col) -> None:
+    from opinion.nlp.evaluate_touchpoint import evaluate_touchpoints, format_report, read_labelled
+    from opinion.nlp.taxonomy import mapper_for, taxonomy_for
+    from opinion.pipeline import load_engine
+
+    rows = read_labelled(data, text_col, label_col)
+    settings = _settings(model=model)
+    result = evaluate_touchpoints(
+        rows, load_engine(settings), mapper_for(settings), taxonomy_for(settings)
+    )
+    if as_json:
+        click.echo(json.dumps(result))
+        return
+    for line in format_report(result):
+        click.echo(line)
+
+
+@main.group()
+def taxonomy() -> None:
+    """Taxonomy packs: fit a pack's implicit-category head on your corpus."""
+
+
+@taxonomy.command(name="fit")
+@click.option("--pack", default=None, help="Pack name (default: the brand list's domain).")
+@lake_option
+@model_option
+@click.option("--json", "as_json", is_flag=True, help="Only the JSON report.")
+@one_line_errors
+def taxonomy_fit(pack, lake_dir, model, as_json) -> None:
+    """Fit the pack's category head on the lake's raw posts; stored beside the pack."""
+    from opinion.pipeline import fit_taxonomy
+
+    settings = _settings(lake_dir=lake_dir, model=model)
+    report = fit_taxonomy(settings, pack, echo=None if as_json else click.echo)
+    click.echo(json.dumps(report))
 
 
 @main.command()

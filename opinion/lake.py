@@ -96,6 +96,7 @@ MENTIONS_SCHEMA = pa.schema(
         ("touchpoint", pa.string()),
         ("cx_domain", pa.string()),
         ("taxonomy_version", pa.string()),
+        ("implicit", pa.bool_()),  # category head, no span (opinion.nlp.categories)
     ]
 )
 

@@ -84,6 +84,7 @@ class Taxonomy:
     min_share: float = DEFAULT_MIN_SHARE
     friction: tuple[str, ...] = ()
     path: Path | None = None
+    base_version: str = ""  # the YAML's `version`; `version` adds the fitted head's digest
 
     def __post_init__(self) -> None:
         self.other = Category(OTHER, "anything the taxonomy does not name", OTHER, "experience")
@@ -197,8 +198,12 @@ def load_taxonomy(path: str | Path) -> Taxonomy:
     known = set(cats) | {OTHER}
     renames = {str(k): str(v) for k, v in (doc.get("renames") or {}).items()}
     overrides = {str(k): str(v) for k, v in (doc.get("overrides") or {}).items()}
+    from opinion.nlp.categories import head_digest, head_path
+
+    digest = head_digest(head_path(path))
     tax = Taxonomy(
-        version=str(doc["version"]),
+        version=str(doc["version"]) + (f"+head.{digest}" if digest else ""),
+        base_version=str(doc["version"]),
         pack=str(doc.get("pack") or path.stem),
         categories=cats,
         touchpoints={str(k): dict(v or {}) for k, v in touchpoints.items()},
@@ -252,14 +257,22 @@ def pack_path(settings=None, domain: str | None = None) -> Path:
 
 
 @functools.cache
-def _load_cached(path: str, mtime_ns: int) -> Taxonomy:
+def _load_cached(path: str, stamp: tuple[int, int]) -> Taxonomy:
     return load_taxonomy(path)
 
 
+def _stamp(path: Path) -> tuple[int, int]:
+    """Modification times of a pack and of its fitted head (0 when none): the cache key."""
+    from opinion.nlp.categories import head_path
+
+    head = head_path(path)
+    return path.stat().st_mtime_ns, head.stat().st_mtime_ns if head.exists() else 0
+
+
 def taxonomy_for(settings=None, domain: str | None = None) -> Taxonomy:
-    """The loaded pack that applies to `settings` (cached per file version)."""
+    """The loaded pack that applies to `settings` (cached per file version, head included)."""
     path = pack_path(settings, domain)
-    return _load_cached(str(path), path.stat().st_mtime_ns)
+    return _load_cached(str(path), _stamp(path))
 
 
 # ------------------------------------------------------------ embeddings
@@ -376,14 +389,23 @@ class TaxonomyMapper:
 
 
 @functools.cache
-def _mapper_cached(path: str, mtime_ns: int) -> TaxonomyMapper:
-    return TaxonomyMapper(_load_cached(path, mtime_ns))
+def _mapper_cached(path: str, stamp: tuple[int, int]) -> TaxonomyMapper:
+    return TaxonomyMapper(_load_cached(path, stamp))
 
 
 def mapper_for(settings=None, domain: str | None = None) -> Callable[[list[dict]], None]:
     """The mapper for the pack that applies to `settings` (one per process and file version)."""
     path = pack_path(settings, domain)
-    return _mapper_cached(str(path), path.stat().st_mtime_ns)
+    return _mapper_cached(str(path), _stamp(path))
+
+
+def implicit_for(settings=None, domain: str | None = None):
+    """The engine's implicit-category hook (`categories.CategoryHead.annotate`) of the pack
+    that applies, or None when the pack has no fitted head."""
+    from opinion.nlp.categories import load_head
+
+    head = load_head(taxonomy_for(settings, domain))
+    return head.annotate if head is not None else None
 
 
 def friction_for(settings=None, domain: str | None = None) -> Callable[[str], bool]:
