@@ -274,14 +274,20 @@ def taxonomy() -> None:
 @click.option("--pack", default=None, help="Pack name (default: the brand list's domain).")
 @lake_option
 @model_option
+@click.option(
+    "--limit",
+    type=click.IntRange(1, None),
+    default=None,
+    help="Fit on the first N posts (by post_id) only.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Only the JSON report.")
 @one_line_errors
-def taxonomy_fit(pack, lake_dir, model, as_json) -> None:
+def taxonomy_fit(pack, lake_dir, model, limit, as_json) -> None:
     """Fit the pack's category head on the lake's raw posts; stored beside the pack."""
     from opinion.pipeline import fit_taxonomy
 
     settings = _settings(lake_dir=lake_dir, model=model)
-    report = fit_taxonomy(settings, pack, echo=None if as_json else click.echo)
+    report = fit_taxonomy(settings, pack, echo=None if as_json else click.echo, limit=limit)
     click.echo(json.dumps(report))
 
 

@@ -398,11 +398,13 @@ def extract(
 # ---------------------------------------------------------------- taxonomy head
 
 
-def fit_taxonomy(settings: Settings, pack: str | None = None, echo=None) -> dict:
+def fit_taxonomy(
+    settings: Settings, pack: str | None = None, echo=None, limit: int | None = None
+) -> dict:
     """Fit the implicit-category head of a pack (default: the brand list's domain) on the
-    lake's raw posts, weakly labelled by the pack itself (`opinion.nlp.categories`), and store
-    it beside the pack: the pack's version changes, so the next `extract` redoes every
-    partition with it."""
+    lake's raw posts (the first `limit` by post_id, when given), weakly labelled by the pack
+    itself (`opinion.nlp.categories`), and store it beside the pack: the pack's version
+    changes, so the next `extract` redoes every partition with it."""
     import pyarrow.parquet as pq
 
     from opinion.nlp.categories import FitConfig, fit_head, head_path
@@ -421,7 +423,7 @@ def fit_taxonomy(settings: Settings, pack: str | None = None, echo=None) -> dict
                 by_id[post_id] = text
     if not by_id:
         raise ValueError(f"no raw posts in {settings.lake_dir} (run `opinion collect` first)")
-    texts = [by_id[k] for k in sorted(by_id)]
+    texts = [by_id[k] for k in sorted(by_id)][:limit]  # post_id order: a stable sample
     engine = load_engine(settings)
     head, report = fit_head(
         texts, engine, mapper_for(settings, path.stem), taxonomy, FitConfig(), echo
