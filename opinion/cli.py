@@ -227,14 +227,20 @@ def _rating_buckets(ctx, param, value: str | None) -> tuple[float, float] | None
 @click.argument("data", type=click.Path(dir_okay=False))
 @click.option(
     "--task",
-    type=click.Choice(["absa", "sentiment"]),
+    type=click.Choice(["absa", "sentiment", "touchpoint"]),
     default="absa",
     show_default=True,
     help="absa: ATSC + ATE on an ABSA JSON Lines file; sentiment: post-level sentiment "
-    "against a labelled CSV/JSONL/Parquet file.",
+    "against a labelled CSV/JSONL/Parquet file; touchpoint: labelled posts scored on their "
+    "dominant touchpoint.",
 )
-@click.option("--text-col", default="text", show_default=True, help="(sentiment) text column.")
-@click.option("--label-col", default="label", show_default=True, help="(sentiment) label column.")
+@click.option("--text-col", default="text", show_default=True, help="(sentiment, touchpoint)")
+@click.option(
+    "--label-col",
+    default=None,
+    help="(sentiment) label column, default `label`; (touchpoint) touchpoints or categories, "
+    "several split by | or ;, default `touchpoint`.",
+)
 @click.option(
     "--rating-buckets",
     callback=_rating_buckets,
@@ -246,9 +252,12 @@ def _rating_buckets(ctx, param, value: str | None) -> tuple[float, float] | None
 @one_line_errors
 def eval_cmd(data, task, text_col, label_col, rating_buckets, model, as_json) -> None:
     """Score the models on a labelled file: ABSA JSON Lines (ATSC on gold aspects, ATE exact
-    spans) or, with --task sentiment, post-level sentiment labels or ratings."""
+    spans), post-level sentiment labels or ratings (--task sentiment), or touchpoints."""
     if task == "sentiment":
-        _eval_sentiment(data, text_col, label_col, rating_buckets, model, as_json)
+        _eval_sentiment(data, text_col, label_col or "label", rating_buckets, model, as_json)
+        return
+    if task == "touchpoint":
+        _eval_touchpoint(data, model, as_json, text_col, label_col or "touchpoint")
         return
     from opinion.nlp.absa_data import read_jsonl
     from opinion.nlp.evaluate import evaluate
@@ -291,6 +300,49 @@ def _eval_sentiment(data, text_col, label_col, rating_buckets, model, as_json) -
     click.echo("            " + "".join(f"{c:>10}" for c in cols))
     for gold, row in m["confusion"].items():
         click.echo(f"{gold:>12}" + "".join(f"{row[c]:>10}" for c in cols))
+
+
+def _eval_touchpoint(data, model, as_json, text_col, label_col) -> None:
+    from opinion.nlp.evaluate_touchpoint import evaluate_touchpoints, format_report, read_labelled
+    from opinion.nlp.taxonomy import mapper_for, taxonomy_for
+    from opinion.pipeline import load_engine
+
+    rows = read_labelled(data, text_col, label_col)
+    settings = _settings(model=model)
+    result = evaluate_touchpoints(
+        rows, load_engine(settings), mapper_for(settings), taxonomy_for(settings)
+    )
+    if as_json:
+        click.echo(json.dumps(result))
+        return
+    for line in format_report(result):
+        click.echo(line)
+
+
+@main.group()
+def taxonomy() -> None:
+    """Taxonomy packs: fit a pack's implicit-category head on your corpus."""
+
+
+@taxonomy.command(name="fit")
+@click.option("--pack", default=None, help="Pack name (default: the brand list's domain).")
+@lake_option
+@model_option
+@click.option(
+    "--limit",
+    type=click.IntRange(1, None),
+    default=None,
+    help="Fit on the first N posts (by post_id) only.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Only the JSON report.")
+@one_line_errors
+def taxonomy_fit(pack, lake_dir, model, limit, as_json) -> None:
+    """Fit the pack's category head on the lake's raw posts; stored beside the pack."""
+    from opinion.pipeline import fit_taxonomy
+
+    settings = _settings(lake_dir=lake_dir, model=model)
+    report = fit_taxonomy(settings, pack, echo=None if as_json else click.echo, limit=limit)
+    click.echo(json.dumps(report))
 
 
 @main.command()

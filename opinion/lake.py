@@ -105,6 +105,7 @@ MENTIONS_SCHEMA = pa.schema(
         ("cx_domain", pa.string()),
         ("taxonomy_version", pa.string()),
         ("in_title", pa.bool_()),
+        ("implicit", pa.bool_()),  # category head, no span (opinion.nlp.categories)
     ]
 )
 

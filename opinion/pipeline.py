@@ -580,11 +580,15 @@ def extract_partition(
                     "touchpoint": None,
                     "cx_domain": None,
                     "taxonomy_version": None,
+                    "implicit": False,
                 }
             )
     mapper = _taxonomy_mapper(settings)
     if mapper is not None:
         mapper(mentions)
+        implicit = _implicit_mentions(posts, english_idx, results, mentions, engine.version)
+        mapper(implicit)
+        mentions += implicit
     lake.write_partition(
         settings.lake_dir,
         "mentions",
@@ -601,6 +605,14 @@ def extract_partition(
         },
     )
     return len(posts), len(english_idx), len(mentions), errors
+
+
+def _implicit_mentions(posts, english_idx, results, mapped, version) -> list[dict]:
+    """Implicit mentions (category head) for opinionated posts that name no category."""
+    from opinion.nlp.categories import implicit_mentions
+
+    pairs = [(posts[i]["post_id"], res) for i, res in zip(english_idx, results, strict=True)]
+    return implicit_mentions(pairs, mapped, version)
 
 
 def _asdict(m) -> dict:
@@ -637,16 +649,20 @@ def load_engine(settings: Settings, model: str | None = None):
     terms) when a pack applies; models load once per process."""
     from opinion.nlp.engine import AbsaEngine
 
-    extra_spans = friction = None
+    extra_spans = friction = implicit = None
     try:
-        from opinion.nlp.taxonomy import friction_for, term_spotter_for
+        from opinion.nlp.taxonomy import friction_for, implicit_for, term_spotter_for
 
         extra_spans, friction = term_spotter_for(settings), friction_for(settings)
+        implicit = implicit_for(settings)
     except FileNotFoundError:
         log.warning("no taxonomy pack found; extracting with the tagger alone")
-    return AbsaEngine.load(
+    engine = AbsaEngine.load(
         model or settings.model, settings.batch_size, extra_spans=extra_spans, friction=friction
     )
+    if implicit is not None and hasattr(engine.tagger, "_states"):  # needs the joint model
+        engine.implicit = implicit
+    return engine
 
 
 def _extract_all(settings: Settings, partitions: list, engine=None) -> ExtractReport:
@@ -710,6 +726,46 @@ def extract(
     if not todo:
         return ExtractReport(version)
     return _extract_all(settings, todo, engine)
+
+
+# ---------------------------------------------------------------- taxonomy head
+
+
+def fit_taxonomy(
+    settings: Settings, pack: str | None = None, echo=None, limit: int | None = None
+) -> dict:
+    """Fit the implicit-category head of a pack (default: the brand list's domain) on the
+    lake's raw posts (the first `limit` by post_id, when given), weakly labelled by the pack
+    itself (`opinion.nlp.categories`), and store it beside the pack: the pack's version
+    changes, so the next `extract` redoes every partition with it."""
+    import pyarrow.parquet as pq
+
+    from opinion.nlp.categories import FitConfig, fit_head, head_path
+    from opinion.nlp.taxonomy import mapper_for, pack_path, taxonomy_for
+
+    path = pack_path(settings, pack)
+    if pack and path.stem != pack:
+        raise ValueError(f"no taxonomy pack {pack!r} in {path.parent}")
+    taxonomy = taxonomy_for(settings, path.stem)
+    by_id: dict[str, str] = {}
+    for part in lake.list_partitions(settings.lake_dir, "raw"):
+        table = pq.read_table(part.file("posts"), columns=["post_id", "text"])
+        ids, bodies = table.column("post_id").to_pylist(), table.column("text").to_pylist()
+        for post_id, text in zip(ids, bodies, strict=True):
+            if text and text.strip():
+                by_id[post_id] = text
+    if not by_id:
+        raise ValueError(f"no raw posts in {settings.lake_dir} (run `opinion collect` first)")
+    texts = [by_id[k] for k in sorted(by_id)][:limit]  # post_id order: a stable sample
+    engine = load_engine(settings)
+    head, report = fit_head(
+        texts, engine, mapper_for(settings, path.stem), taxonomy, FitConfig(), echo
+    )
+    out = head_path(path)
+    head.save(out)
+    report["head"] = str(out)
+    report["taxonomy_version"] = taxonomy_for(settings, path.stem).version
+    return report
 
 
 # ---------------------------------------------------------------- load

@@ -8,31 +8,18 @@ items get a per-item error; a batch never fails because of one post.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from opinion.nlp.polarity import Target
 
-_DETERMINERS = re.compile(r"^(the|a|an|my|our|your|their|his|her|its|this|that|these|those)\s+")
-_KEEP_S = ("ss", "us", "is", "news", "series", "wifi", "gps", "ios", "os", "plus", "bus", "gas")
-
 
 def normalise_aspect(term: str) -> str:
-    """Lower-case, drop a leading determiner, singularise the head word (simple rules)."""
-    term = " ".join(term.lower().split())
-    term = _DETERMINERS.sub("", term)
-    words = term.split(" ")
-    head = words[-1]
-    if len(head) > 3 and not head.endswith(_KEEP_S):
-        if head.endswith("ies"):
-            head = head[:-3] + "y"
-        elif head.endswith(("ches", "shes", "xes")):
-            head = head[:-2]
-        elif head.endswith("s"):
-            head = head[:-1]
-    words[-1] = head
-    return " ".join(words)
+    """The aspect a term counts under, from its lemmas (spaCy: `linguistic.canonical_aspect`):
+    "The Seats" → "seat", "delays" / "delayed" → "delay"."""
+    from opinion.nlp.linguistic import canonical_aspect
+
+    return canonical_aspect(term)
 
 
 @dataclass(slots=True)
@@ -51,6 +38,7 @@ class PostResult:
     sentiment_confidence: float | None
     aspects: list[AspectResult] = field(default_factory=list)
     error: str | None = None
+    categories: list[tuple[str, float]] = field(default_factory=list)  # implicit (category head)
 
 
 def union_spans(tagged: list, extra: list[tuple[int, int]]) -> list:
@@ -73,12 +61,12 @@ def _is_handle_or_link(text: str, start: int, end: int) -> bool:
     return (start > 0 and text[start - 1] == "@") or term.startswith("@") or "http" in term
 
 
-_NEGATED = re.compile(r"\b(?:no|not|never|without|zero)\s+(?:\w+\s+){0,2}$", re.IGNORECASE)
+def negated(text: str, start: int, end: int | None = None) -> bool:
+    """Whether the term at [start, end) is negated ("no delays", "not even delayed"), read
+    from spaCy's dependency parse (`linguistic.Linguistic.negated`)."""
+    from opinion.nlp.linguistic import linguistic_for
 
-
-def negated(text: str, start: int) -> bool:
-    """Whether the words just before `start` negate it ("no delay", "not even delayed")."""
-    return bool(_NEGATED.search(text[max(0, start - 24) : start]))
+    return linguistic_for().negated(text, start, end)
 
 
 POST_LEVEL = -1  # owner index of a post-level target (not an aspect)
@@ -188,6 +176,7 @@ class AbsaEngine:
         self.batch_size = batch_size
         self.extra_spans = extra_spans
         self.friction = friction
+        self.implicit = None  # `categories.CategoryHead.annotate`, set by `load_engine`
 
     @classmethod
     def load(
@@ -255,6 +244,9 @@ class AbsaEngine:
             seg_first[i] = len(seg_texts)
             seg_texts += [text[s:e] for s, e in segments[i]]
         tagged = self.tagger.extract(seg_texts, self.batch_size)
+        prepare = getattr(self.extra_spans, "prepare", None)
+        if prepare is not None:  # the spaCy layer tokenises the group in one pass
+            prepare([str(texts[i]) for i in group])
         targets: list[Target] = []
         owners: list[tuple[int, int]] = []  # (post index, aspect index or POST_LEVEL)
         spans_of: dict[int, list] = {}
@@ -290,7 +282,11 @@ class AbsaEngine:
             sp = spans_of[i][k]
             text = str(texts[i])
             term = text[sp.start : sp.end]
-            if self.friction is not None and self.friction(term) and not negated(text, sp.start):
+            if (
+                self.friction is not None
+                and self.friction(term)
+                and not negated(text, sp.start, sp.end)
+            ):
                 label = "negative"  # a failure event is bad whatever the words around it
             by_post[i].aspects.append(
                 AspectResult(
@@ -315,6 +311,11 @@ class AbsaEngine:
                 res.sentiment = long_post_label(p)
                 res.sentiment_confidence = round(p[res.sentiment], 4)
             results[i] = res
+        if self.implicit is not None:  # categories read from the same encoder pass
+            parts = [[seg_texts[seg_first[i] + k] for k in range(len(segments[i]))] for i in group]
+            self.implicit(
+                [str(texts[i]) for i in group], [by_post[i] for i in group], self.tagger, parts
+            )
 
     @staticmethod
     def _segment_target(seg_texts, segs, first: int, start: int, end: int) -> Target:

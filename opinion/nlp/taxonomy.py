@@ -10,21 +10,21 @@ also used to merge), `min_share`, `similarity_threshold` and `rollups`. The bran
 `mapper_for(settings)` fills category/touchpoint/cx_domain/taxonomy_version on mention dicts:
 
 1. `overrides` (on the normalised term), then
-2. exact match on a seed or related term (with common inflections), then
-3. a seed term spotted inside a longer term ("delayed flight" → punctuality), then
+2. exact match on a seed or related term, compared on lemmas (spaCy: "delays", "delayed" and
+   "delay" are one key; `opinion.nlp.linguistic`), then
+3. a seed term spotted inside a longer term ("delayed flight" → delays), then
 4. embedding similarity (the packaged MiniLM, mean pooling, L2-normalised) of the term to
    each category's description and terms; the best category if its cosine reaches
    `similarity_threshold`, else "other". A mention is never dropped.
 
-`term_spotter_for(settings)` returns `term_spans(text)`: whole-word, case-insensitive matches
-of the seed terms in a text, which the ABSA engine unions with its tagger's spans (the tagger
-was trained on restaurant/laptop reviews and misses "delayed", "lost my bag", "on hold").
+`term_spotter_for(settings)` returns the pack's spaCy layer, called as `spots(text)`: the seed
+terms matched on lemmas in a text, which the ABSA engine unions with its tagger's spans (the
+tagger was trained on restaurant/laptop reviews and misses "delayed", "lost my bag", "on hold").
 """
 
 from __future__ import annotations
 
 import functools
-import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,15 +39,12 @@ DEFAULT_PACK = "generic"
 CX_DOMAINS = ("experience", "service", "success")
 DEFAULT_THRESHOLD = 0.5
 DEFAULT_MIN_SHARE = 0.01
-_URL_RE = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
-_HANDLE_RE = re.compile(r"(?<![\w@])@\w+")
 
 __all__ = [
     "OTHER",
     "Category",
     "Taxonomy",
     "TaxonomyMapper",
-    "inflections",
     "load_taxonomy",
     "mapper_for",
     "taxonomy_for",
@@ -56,27 +53,10 @@ __all__ = [
 
 
 def _norm(term: str) -> str:
-    from opinion.nlp.engine import normalise_aspect
+    """The lemma key a term is compared under (`linguistic.aspect_key`)."""
+    from opinion.nlp.linguistic import aspect_key
 
-    return normalise_aspect(term)
-
-
-def inflections(phrase: str) -> set[str]:
-    """Lower-case forms of a seed phrase with its last word inflected: delay → delays, delayed,
-    delaying; cancel → cancelled, cancelling, cancellation(s), canceled; seat → seating.
-    Words of three letters or fewer only get a plural "s" ("fa" must not become "fad")."""
-    words = " ".join(phrase.lower().split()).split(" ")
-    *head, last = words
-    forms = {last, last + "s"}
-    if len(last) > 3:
-        forms |= {last + "es", last + "ed", last + "ing", last + "ation", last + "ations"}
-        if last.endswith("e"):
-            forms |= {last + "d", last[:-1] + "ing", last[:-1] + "ation"}
-        if last.endswith("l"):
-            forms |= {last + "led", last + "ling", last + "lation", last + "lations"}
-        if last.endswith("y"):
-            forms |= {last[:-1] + "ies"}
-    return {" ".join([*head, f]) for f in forms}
+    return aspect_key(term)
 
 
 @dataclass(frozen=True)
@@ -104,34 +84,30 @@ class Taxonomy:
     min_share: float = DEFAULT_MIN_SHARE
     friction: tuple[str, ...] = ()
     path: Path | None = None
+    base_version: str = ""  # the YAML's `version`; `version` adds the fitted head's digest
 
     def __post_init__(self) -> None:
         self.other = Category(OTHER, "anything the taxonomy does not name", OTHER, "experience")
         self._exact: dict[str, str] = {}
         for cat in self.categories.values():
             for term in (*cat.seeds, *cat.related):
-                for form in inflections(term):
-                    self._exact.setdefault(form, cat.name)
-                    self._exact.setdefault(_norm(form), cat.name)
+                self._exact.setdefault(_norm(term), cat.name)
         self._overrides = {_norm(k): self.resolve(v) for k, v in self.overrides.items()}
         self._overrides.update({k.lower(): self.resolve(v) for k, v in self.overrides.items()})
-        spotted: dict[str, str] = {}
+        self._spot_owner: dict[str, str] = {}
         for cat in self.categories.values():
             for seed in cat.seeds:
-                for form in inflections(seed):
-                    spotted.setdefault(form, cat.name)
-        self._spot_owner = {_squash(k): v for k, v in reversed(list(spotted.items()))}
-        forms = {f for term in self.friction for f in inflections(term)}
-        self._friction_re = (
-            re.compile(r"(?<!\w)(" + _alternation(forms) + r")(?!\w)", re.IGNORECASE)
-            if forms
-            else None
-        )
-        self._spot_re = (
-            re.compile(r"(?<![\w@])(" + _alternation(spotted) + r")(?!\w)", re.IGNORECASE)
-            if spotted
-            else None
-        )
+                self._spot_owner.setdefault(_norm(seed), cat.name)
+        self._layer = None
+
+    @property
+    def linguistic(self):
+        """The spaCy layer matching this pack's seeds and friction terms (on lemmas)."""
+        if self._layer is None:
+            from opinion.nlp.linguistic import linguistic_for
+
+            self._layer = linguistic_for(self)
+        return self._layer
 
     # ------------------------------------------------------------ lookups
 
@@ -160,35 +136,23 @@ class Taxonomy:
         spans = self.term_spans(term)
         if spans:
             s, e = max(spans, key=lambda se: (se[1] - se[0], -se[0]))
-            return self._spot_owner.get(_squash(term[s:e]))
+            return self._spot_owner.get(_norm(term[s:e]))
         return None
 
     def is_friction(self, term: str) -> bool:
         """Whether an aspect term names a failure event ("delayed", "on hold", "lost bag"):
         bad for the customer whatever words surround it (see `friction` in the pack)."""
-        return bool(self._friction_re and self._friction_re.search(term))
+        return bool(self.friction) and self.linguistic.is_friction(term)
 
     def term_spans(self, text: str) -> list[tuple[int, int]]:
-        """(start, end) of every seed term in `text`: whole words, case-insensitive, longest
-        match first, never overlapping, outside URLs and @handles."""
-        if not text or self._spot_re is None:
-            return []
-        masked = _HANDLE_RE.sub(lambda m: " " * len(m.group(0)), text)
-        masked = _URL_RE.sub(lambda m: " " * len(m.group(0)), masked)
-        return [(m.start(1), m.end(1)) for m in self._spot_re.finditer(masked)]
+        """(start, end) of every seed term in `text`, matched on lemmas by spaCy's
+        `PhraseMatcher`: whole tokens, longest match first, never overlapping, outside URLs
+        and @handles."""
+        return self.linguistic.seed_spans(text) if text else []
 
     def category_texts(self) -> dict[str, list[str]]:
         """What each category is embedded as: its description, seeds and related terms."""
         return {c.name: [c.description, *c.seeds, *c.related] for c in self.categories.values()}
-
-
-def _squash(text: str) -> str:
-    return re.sub(r"[\s-]+", "", text.lower())
-
-
-def _alternation(phrases: Iterable[str]) -> str:
-    ordered = sorted(set(phrases), key=lambda p: (-len(p), p))
-    return "|".join(r"[\s-]*".join(re.escape(w) for w in p.split()) for p in ordered)
 
 
 def _strs(value: Any, where: str) -> tuple[str, ...]:
@@ -234,8 +198,12 @@ def load_taxonomy(path: str | Path) -> Taxonomy:
     known = set(cats) | {OTHER}
     renames = {str(k): str(v) for k, v in (doc.get("renames") or {}).items()}
     overrides = {str(k): str(v) for k, v in (doc.get("overrides") or {}).items()}
+    from opinion.nlp.categories import head_digest, head_path
+
+    digest = head_digest(head_path(path))
     tax = Taxonomy(
-        version=str(doc["version"]),
+        version=str(doc["version"]) + (f"+head.{digest}" if digest else ""),
+        base_version=str(doc["version"]),
         pack=str(doc.get("pack") or path.stem),
         categories=cats,
         touchpoints={str(k): dict(v or {}) for k, v in touchpoints.items()},
@@ -289,14 +257,22 @@ def pack_path(settings=None, domain: str | None = None) -> Path:
 
 
 @functools.cache
-def _load_cached(path: str, mtime_ns: int) -> Taxonomy:
+def _load_cached(path: str, stamp: tuple[int, int]) -> Taxonomy:
     return load_taxonomy(path)
 
 
+def _stamp(path: Path) -> tuple[int, int]:
+    """Modification times of a pack and of its fitted head (0 when none): the cache key."""
+    from opinion.nlp.categories import head_path
+
+    head = head_path(path)
+    return path.stat().st_mtime_ns, head.stat().st_mtime_ns if head.exists() else 0
+
+
 def taxonomy_for(settings=None, domain: str | None = None) -> Taxonomy:
-    """The loaded pack that applies to `settings` (cached per file version)."""
+    """The loaded pack that applies to `settings` (cached per file version, head included)."""
     path = pack_path(settings, domain)
-    return _load_cached(str(path), path.stat().st_mtime_ns)
+    return _load_cached(str(path), _stamp(path))
 
 
 # ------------------------------------------------------------ embeddings
@@ -396,10 +372,16 @@ class TaxonomyMapper:
         return {t: self._cache[t] for t in terms}
 
     def __call__(self, mentions: list[dict]) -> None:
-        terms = [str(m.get("term") or m.get("aspect") or "") for m in mentions]
+        terms = [
+            "" if m.get("implicit") else str(m.get("term") or m.get("aspect") or "")
+            for m in mentions
+        ]
         found = self.classify([t for t in terms if t.strip()])
         for m, term in zip(mentions, terms, strict=True):
-            cat = self.taxonomy.category(found[term][0] if term.strip() else OTHER)
+            if m.get("implicit"):  # an implicit mention arrives with its category
+                cat = self.taxonomy.category(str(m.get("category") or OTHER))
+            else:
+                cat = self.taxonomy.category(found[term][0] if term.strip() else OTHER)
             m["category"] = cat.name
             m["touchpoint"] = cat.touchpoint
             m["cx_domain"] = cat.cx_domain
@@ -407,14 +389,23 @@ class TaxonomyMapper:
 
 
 @functools.cache
-def _mapper_cached(path: str, mtime_ns: int) -> TaxonomyMapper:
-    return TaxonomyMapper(_load_cached(path, mtime_ns))
+def _mapper_cached(path: str, stamp: tuple[int, int]) -> TaxonomyMapper:
+    return TaxonomyMapper(_load_cached(path, stamp))
 
 
 def mapper_for(settings=None, domain: str | None = None) -> Callable[[list[dict]], None]:
     """The mapper for the pack that applies to `settings` (one per process and file version)."""
     path = pack_path(settings, domain)
-    return _mapper_cached(str(path), path.stat().st_mtime_ns)
+    return _mapper_cached(str(path), _stamp(path))
+
+
+def implicit_for(settings=None, domain: str | None = None):
+    """The engine's implicit-category hook (`categories.CategoryHead.annotate`) of the pack
+    that applies, or None when the pack has no fitted head."""
+    from opinion.nlp.categories import load_head
+
+    head = load_head(taxonomy_for(settings, domain))
+    return head.annotate if head is not None else None
 
 
 def friction_for(settings=None, domain: str | None = None) -> Callable[[str], bool]:
@@ -425,5 +416,6 @@ def friction_for(settings=None, domain: str | None = None) -> Callable[[str], bo
 def term_spotter_for(
     settings=None, domain: str | None = None
 ) -> Callable[[str], list[tuple[int, int]]]:
-    """`term_spans(text)` of the pack that applies to `settings` (for `AbsaEngine`)."""
-    return taxonomy_for(settings, domain).term_spans
+    """The spaCy layer of the pack that applies to `settings` (for `AbsaEngine`): called as
+    `spots(text)` it gives the seed-term spans; `spots.prepare(texts)` tokenises a batch."""
+    return taxonomy_for(settings, domain).linguistic
