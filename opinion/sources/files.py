@@ -235,7 +235,9 @@ def _csv_rows(path: Path) -> Iterator[dict | Reject]:
         if not values:
             continue
         swallowed = _swallowed_rows(values, len(header)) if reader.line_num > first_line else 0
-        if swallowed:
+        # one comma-rich line of prose inside a well-formed record is not a swallowed row (a
+        # Skytrax review has one); two, or a record of the wrong width, are
+        if swallowed >= 2 or (swallowed and len(values) != len(header)):
             yield Reject(
                 "",
                 json.dumps(values, ensure_ascii=False)[:10_000],
