@@ -568,10 +568,40 @@ def extract(
 
 
 def load(settings: Settings):
-    """Merge the lake into the warehouse (single writer) and publish the read snapshot."""
+    """Merge the lake into the warehouse (single writer) and publish the read snapshot.
+
+    A second `load` of the same warehouse waits for the first (`OPINION_LOCK_TIMEOUT`, default
+    600 s) instead of failing on DuckDB's file lock, then stops with one clear line. Disk full
+    (ENOSPC) becomes a one-line error as well."""
+    from pathlib import Path
+
+    from opinion.locks import held
     from opinion.warehouse.load import load_lake
 
-    return load_lake(settings)
+    writer = Path(settings.writer_warehouse)
+    with held(writer.with_name(writer.name + ".lock"), f"a load of {writer.name}"):
+        return _no_space(lambda: load_lake(settings), "load")
+
+
+def _no_space(fn, stage: str):
+    """Run `fn`; a full disk, or a writer file another program holds, becomes one clear
+    RuntimeError instead of a traceback."""
+    import duckdb
+
+    try:
+        return fn()
+    except duckdb.IOException as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if "No space left" in first or "lock" in first.lower():
+            raise RuntimeError(f"{stage}: {first}") from None
+        raise
+    except OSError as exc:
+        if exc.errno != errno.ENOSPC:
+            raise
+        where = f" ({exc.filename})" if exc.filename else ""
+        raise RuntimeError(
+            f"{stage}: no space left on device{where}; free space and re-run"
+        ) from None
 
 
 # ---------------------------------------------------------------- scheduler-facing helpers
