@@ -70,3 +70,20 @@ def test_disk_full_in_collect_and_load_is_one_line(tmp_path, full_disk, demo_sli
     )
     assert result.exit_code == 1, result.output
     assert "no space left" in result.output.lower() and result.output.count("\n") == 1
+
+
+def test_temp_file_of_a_crashed_publish_is_removed_next_time(tmp_path):
+    from opinion.warehouse.publish import copy_atomically
+
+    src, dest = tmp_path / "w.duckdb", tmp_path / "pub" / "opinion.duckdb"
+    src.write_bytes(b"x" * 1000)
+    dead = subprocess.Popen(["true"])
+    dead.wait()  # a pid that no longer runs
+    dest.parent.mkdir()
+    stale = dest.with_name(f".{dest.name}.{dead.pid}.tmp")
+    stale.write_bytes(b"half a copy")
+    alive = dest.with_name(f".{dest.name}.1.tmp")  # pid 1 runs: another publisher's file
+    alive.write_bytes(b"in flight")
+    copy_atomically(src, dest)
+    assert not stale.exists() and alive.exists()
+    assert dest.read_bytes() == src.read_bytes()
