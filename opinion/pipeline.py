@@ -25,6 +25,11 @@ from opinion.records import Post, RawRecord, Reject
 
 log = logging.getLogger(__name__)
 
+#: Test hook: called between reading a raw partition and writing its merge (the window two
+#: unlocked collects would race in). Lets tests widen it deterministically. Never set in
+#: production.
+_AFTER_RAW_READ = None
+
 
 @dataclass
 class CollectReport:
@@ -316,6 +321,8 @@ def _merge_raw_partition(
     except (OSError, pa.ArrowException) as exc:
         log.warning("raw partition %s unreadable (%s); rewritten from this run", path, exc)
         old_rows = None
+    if _AFTER_RAW_READ is not None:
+        _AFTER_RAW_READ(str(path))
     if old_rows is not None:
         old = {r["post_id"]: r for r in old_rows if r["post_id"] not in remove}
         if len(old) != len(old_rows):

@@ -25,8 +25,26 @@ def _lake_ids(lake_dir) -> list[str]:
     return out
 
 
-def _collect_demo_file(lake_dir: str, path: str, go) -> None:
-    """One `opinion collect airline-demo --path PATH` (what the CLI runs), in a child."""
+def _collect_demo_file(lake_dir: str, path: str, go, meet) -> None:
+    """One `opinion collect airline-demo --path PATH` (what the CLI runs), in a child.
+
+    The test hook widens each partition's read → write window and makes the two children
+    meet there once: without the source lock both would then merge the same days at the same
+    time and overwrite each other's posts (checked: 21 of 600 lost in the first run). With the
+    lock the second child never gets there while the first waits, so the meeting times out."""
+    import threading
+    import time
+
+    from opinion import pipeline
+
+    def widen(_path: str) -> None:
+        try:
+            meet.wait(3)
+        except threading.BrokenBarrierError:
+            pass
+        time.sleep(0.3)
+
+    pipeline._AFTER_RAW_READ = widen
     from opinion.config import Settings
     from opinion.demo import DEMO_SOURCE
     from opinion.sources.files import AIRLINE_TWEETS, TWEET_URL
@@ -48,15 +66,20 @@ def test_two_concurrent_collects_of_one_source_lose_nothing(tmp_path, demo_slice
     from opinion.clean.privacy import redact
 
     redact("warm up Presidio and spaCy before forking")
-    a = demo_slice(tmp_path / "a.csv", 300, start=0)
-    b = demo_slice(tmp_path / "b.csv", 300, start=300)
+    with demo_slice(tmp_path / "all.csv", 600).open(newline="", encoding="utf-8") as fh:
+        header, *rows = list(csv.reader(fh))
+    a, b = tmp_path / "a.csv", tmp_path / "b.csv"  # every other tweet: the same days in both
+    for path, part in ((a, rows[0::2]), (b, rows[1::2])):
+        with path.open("w", newline="", encoding="utf-8") as fh:
+            csv.writer(fh).writerows([header, *part])
     expected = _ids(a) | _ids(b)
     ctx = multiprocessing.get_context("fork")
     for run in range(5):
         lake_dir = tmp_path / f"lake{run}"
-        go = ctx.Event()
+        go, meet = ctx.Event(), ctx.Barrier(2)
         procs = [
-            ctx.Process(target=_collect_demo_file, args=(str(lake_dir), str(p), go)) for p in (a, b)
+            ctx.Process(target=_collect_demo_file, args=(str(lake_dir), str(p), go, meet))
+            for p in (a, b)
         ]
         for proc in procs:
             proc.start()
