@@ -93,7 +93,7 @@ def _entities_for(text: str, has_doc: bool) -> list[str]:
 
 # Two capitalised words in a row: the only shape of name that is redacted, so NER runs
 # only where this matches.
-_NAME_CANDIDATE = re.compile(r"\b[A-Z][\w'’\-]+\s+(?:[A-Z]\.\s+)?[A-Z][\w'’\-]+")
+_NAME_CANDIDATE = re.compile(r"(?<![@#\w])[A-Z][\w'’\-]+\s+(?:[A-Z]\.\s+)?[A-Z][\w'’\-]+")
 
 
 def hash_author(name: str | None, salt: str) -> str | None:
