@@ -108,7 +108,7 @@ def analyze_file(
 
     if not path.exists():
         raise FileNotFoundError(f"input file not found: {path}")
-    from opinion.pipeline import load_engine
+    from opinion.pipeline import cap_text, load_engine
 
     settings = Settings.from_env()
     engine = load_engine(settings, model)
@@ -126,7 +126,11 @@ def analyze_file(
     with out.open("w", encoding="utf-8") as fh, tqdm(total=len(rows), unit="post") as bar:
         for c in range(0, len(rows), CHUNK):
             chunk = rows[c : c + CHUNK]
-            texts = [r.get(text_col) if "__error__" not in r else None for r in chunk]
+            # the collect stage's length cap: one 5 MB "post" must not stall the whole file
+            texts = [
+                cap_text(t) if isinstance(t, str) else t
+                for t in (r.get(text_col) if "__error__" not in r else None for r in chunk)
+            ]
             targets = [post_target(t, brands) if isinstance(t, str) else None for t in texts]
             for k, (row, res) in enumerate(zip(chunk, engine.analyze(texts, targets), strict=True)):
                 rid = row.get(id_col) if id_col else c + k

@@ -5,6 +5,7 @@ Every command has `--help` and exits non-zero with a one-line reason on bad inpu
 
 from __future__ import annotations
 
+import errno
 import functools
 import json
 import logging
@@ -30,6 +31,11 @@ def one_line_errors(fn):
         except EXPECTED_ERRORS as exc:
             message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise click.ClickException(message) from None
+        except OSError as exc:  # disk full and other system errors: one line, no traceback
+            if exc.errno == errno.ENOSPC:
+                where = f" ({exc.filename})" if exc.filename else ""
+                raise click.ClickException(f"no space left on device{where}") from None
+            raise click.ClickException(f"{type(exc).__name__}: {exc}".splitlines()[0]) from None
 
     return wrapper
 

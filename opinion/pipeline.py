@@ -26,6 +26,11 @@ from opinion.records import Post, RawRecord, Reject
 
 log = logging.getLogger(__name__)
 
+#: Test hook: called between reading a raw partition and writing its merge (the window two
+#: unlocked collects would race in). Lets tests widen it deterministically. Never set in
+#: production.
+_AFTER_RAW_READ = None
+
 
 @dataclass
 class CollectReport:
@@ -408,6 +413,8 @@ def _merge_raw_partition(
     except (OSError, pa.ArrowException) as exc:
         log.warning("raw partition %s unreadable (%s); rewritten from this run", path, exc)
         old_rows = None
+    if _AFTER_RAW_READ is not None:
+        _AFTER_RAW_READ(str(path))
     if old_rows is not None:
         old = {r["post_id"]: r for r in old_rows if r["post_id"] not in remove}
         if len(old) != len(old_rows):
@@ -773,10 +780,40 @@ def fit_taxonomy(
 
 def load(settings: Settings, rebuild: bool = False):
     """Merge the lake into the warehouse (single writer) and publish the read snapshot;
-    `rebuild` recomputes dup_of and every aggregate from all rows."""
+    `rebuild` recomputes dup_of and every aggregate from all rows.
+
+    A second `load` of the same warehouse waits for the first (`OPINION_LOCK_TIMEOUT`, default
+    600 s) instead of failing on DuckDB's file lock, then stops with one clear line. Disk full
+    (ENOSPC) becomes a one-line error as well."""
+    from pathlib import Path
+
+    from opinion.locks import held
     from opinion.warehouse.load import load_lake
 
-    return load_lake(settings, rebuild=rebuild)
+    writer = Path(settings.writer_warehouse)
+    with held(writer.with_name(writer.name + ".lock"), f"a load of {writer.name}"):
+        return _no_space(lambda: load_lake(settings, rebuild=rebuild), "load")
+
+
+def _no_space(fn, stage: str):
+    """Run `fn`; a full disk, or a writer file another program holds, becomes one clear
+    RuntimeError instead of a traceback."""
+    import duckdb
+
+    try:
+        return fn()
+    except duckdb.IOException as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if "No space left" in first or "lock" in first.lower():
+            raise RuntimeError(f"{stage}: {first}") from None
+        raise
+    except OSError as exc:
+        if exc.errno != errno.ENOSPC:
+            raise
+        where = f" ({exc.filename})" if exc.filename else ""
+        raise RuntimeError(
+            f"{stage}: no space left on device{where}; free space and re-run"
+        ) from None
 
 
 # ---------------------------------------------------------------- scheduler-facing helpers

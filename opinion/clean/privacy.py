@@ -65,9 +65,35 @@ _PHONE_NANP = (
     r"|\+(?:\d[ .\-()]{0,2}){6,14}\d)(?![\w\-]|\.\d)"
 )
 _HANDLE_RE = re.compile(r"(?<![\w@])@(?P<handle>\w{1,50})")
+# Cheap gates: an entity type is only looked for where its shape can occur (phonenumbers'
+# matcher costs ~1 ms per string and region, so ids and timestamps must not reach it).
+_DIGIT_RUN = re.compile(r"(?:\d[\s().\-/]{0,3}){7,}")
+_ID_OR_TIME = re.compile(
+    r"^(?:\d{16,}|\d{4}-\d{2}-\d{2}(?:[ T]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?"
+    r"\s*(?:Z|[+\-]\d{2}:?\d{2})?)?)$"
+)
+_DIGITS_ENTITIES = ["CREDIT_CARD", "IBAN_CODE", "IP_ADDRESS", "US_SSN", "UK_NINO"]
+
+
+def _entities_for(text: str, has_doc: bool) -> list[str]:
+    """The entity types worth looking for in `text` (empty: nothing to analyse)."""
+    if _ID_OR_TIME.match(text.strip()):
+        return []
+    want = ["PERSON"] if has_doc else []
+    if "@" in text:
+        want.append("EMAIL_ADDRESS")
+    if "." in text or ":" in text or "/" in text:
+        want.append("URL")
+    if any(c.isdigit() for c in text):
+        want += _DIGITS_ENTITIES + ["STREET_ADDRESS"]
+        if _DIGIT_RUN.search(text):
+            want.append("PHONE_NUMBER")
+    return want
+
+
 # Two capitalised words in a row: the only shape of name that is redacted, so NER runs
 # only where this matches.
-_NAME_CANDIDATE = re.compile(r"\b[A-Z][\w'’\-]+\s+(?:[A-Z]\.\s+)?[A-Z][\w'’\-]+")
+_NAME_CANDIDATE = re.compile(r"(?<![@#\w])[A-Z][\w'’\-]+\s+(?:[A-Z]\.\s+)?[A-Z][\w'’\-]+")
 
 
 def hash_author(name: str | None, salt: str) -> str | None:
@@ -248,6 +274,10 @@ class Redactor:
         operators["URL"] = OperatorConfig("custom", {"lambda": clean_url})
         out = []
         for text, doc in zip(texts, docs, strict=True):
+            entities = _entities_for(text, doc is not None)
+            if not entities:
+                out.append(self._handles(text))
+                continue
             doc = doc if doc is not None else nlp.make_doc(text)
             artifacts = NlpArtifacts(
                 entities=list(doc.ents),
@@ -258,7 +288,11 @@ class Redactor:
                 language="en",
             )
             found = analyzer.analyze(
-                text, "en", nlp_artifacts=artifacts, score_threshold=SCORE_THRESHOLD
+                text,
+                "en",
+                entities=entities,
+                nlp_artifacts=artifacts,
+                score_threshold=SCORE_THRESHOLD,
             )
             found = [r for r in found if r.entity_type != "PERSON" or self._is_name(text, r)]
             if found:
@@ -315,11 +349,14 @@ AUTHOR_KEYS = frozenset(
 
 
 def payload_strings(value: Any, out: list[str]) -> list[str]:
-    """Every string in a JSON-like value (depth-first), for batch redaction."""
+    """Every string of a JSON-like value (depth-first) that scrubbing keeps as text, for
+    batch redaction (values under geolocation keys are dropped, author keys hashed)."""
     if isinstance(value, str):
         out.append(value)
     elif isinstance(value, Mapping):
-        for item in value.values():
+        for key, item in value.items():
+            if GEO_KEY.search(str(key)) or str(key).lower() in AUTHOR_KEYS:
+                continue
             payload_strings(item, out)
     elif isinstance(value, (list, tuple)):
         for item in value:
@@ -329,7 +366,9 @@ def payload_strings(value: Any, out: list[str]) -> list[str]:
 
 def _scrub(value: Any, authors: frozenset[str], salt: str, clean: Mapping[str, str], strip) -> Any:
     if isinstance(value, str):
-        return strip(clean.get(value, value))
+        if value not in clean:  # not batched by the caller (an author-valued field)
+            return strip(Redactor().redact(value))
+        return strip(clean[value])
     if isinstance(value, Mapping):
         out = {}
         for key, item in value.items():

@@ -109,7 +109,8 @@ def _choice(raw: str | None, allowed: tuple[str, ...], what: str, problems: list
 def _int(raw: str | None, lo: int, hi: int, what: str, problems: list[str]) -> int | None:
     if raw is None or raw == "":
         return None
-    if len(raw) <= 6 and raw.isdigit() and lo <= int(raw) <= hi:
+    # isascii: str.isdigit() also accepts "²" or "①", which int() refuses (was an HTTP 500)
+    if len(raw) <= 6 and raw.isascii() and raw.isdigit() and lo <= int(raw) <= hi:
         return int(raw)
     problems.append(f"Ignored {what} “{_short(raw)}” (expected a number {lo}–{hi}).")
     return None

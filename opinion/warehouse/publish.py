@@ -29,9 +29,25 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
+def _remove_stale_temps(dest: Path) -> None:
+    """Delete temp copies a crashed publish left behind (`.NAME.PID.tmp` of a process that
+    no longer runs): each is as large as the warehouse."""
+    for tmp in dest.parent.glob(f".{dest.name}.*.tmp"):
+        pid = tmp.name[len(dest.name) + 2 : -len(".tmp")]
+        if not pid.isdecimal() or int(pid) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            tmp.unlink(missing_ok=True)
+        except (PermissionError, OverflowError):
+            pass
+
+
 def copy_atomically(src: Path, dest: Path) -> Path:
     """Copy `src` onto `dest` via a temp file in dest's directory and `os.replace`."""
     dest.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_temps(dest)
     tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
     try:
         with open(src, "rb") as fin, open(tmp, "wb") as fout:
