@@ -180,12 +180,13 @@ def test_timestamps_out_of_range_rejected_per_row_and_text_capped(settings):
 def test_corrupt_raw_partition_is_skipped_and_named(settings, engine):
     from opinion.pipeline import extract
 
+    # one post a month: three day partitions (a sparse month would be one month partition)
     _collect(
         settings,
         [
             {"id": "1", "text": "@united lost my bag", "ts": "2015-02-20T10:00:00Z"},
-            {"id": "2", "text": "@united great crew", "ts": "2015-02-21T10:00:00Z"},
-            {"id": "3", "text": "@united seat broken", "ts": "2015-02-22T10:00:00Z"},
+            {"id": "2", "text": "@united great crew", "ts": "2015-03-21T10:00:00Z"},
+            {"id": "3", "text": "@united seat broken", "ts": "2015-04-22T10:00:00Z"},
         ],
     )
     bad = lake.partition_path(settings.lake_dir, "raw", "hostile", "2015-02-20") / "posts.parquet"
@@ -194,4 +195,4 @@ def test_corrupt_raw_partition_is_skipped_and_named(settings, engine):
     assert report.partitions == 2 and report.posts == 2
     assert len(report.skipped) == 1 and "day=2015-02-20" in report.skipped[0]
     done = {p.day for p in lake.list_partitions(settings.lake_dir, "mentions")}
-    assert done == {"2015-02-21", "2015-02-22"}
+    assert done == {"2015-03-21", "2015-04-22"}
