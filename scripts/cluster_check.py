@@ -55,11 +55,12 @@ def cluster_env(home: Path) -> dict[str, str]:
 def write_slice(dst: Path, rows: int) -> int:
     with DEMO_CSV.open(newline="", encoding="utf-8") as src, dst.open("w", newline="") as out:
         reader, writer = csv.reader(src), csv.writer(out)
-        n = -1
-        for n, row in enumerate(reader):
-            if rows and n > rows:
+        n = -1  # data rows written (the header is row -1)
+        for row in reader:
+            if rows and n >= rows:
                 break
             writer.writerow(row)
+            n += 1
     return n
 
 
