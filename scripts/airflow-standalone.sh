@@ -42,10 +42,13 @@ unpause_when_healthy() {
     curl -sf "http://$host:$port/api/v2/monitor/health" > /dev/null 2>&1 && break
     sleep 1
   done
-  # downstream first: an asset event only queues a run of a DAG that is unpaused then
+  # downstream first: an asset event only queues a run of a DAG that is unpaused then.
+  # `airflow dags unpause` exits 0 for a DAG not parsed yet, so wait until it is listed.
   for dag in opinion_load opinion_extract opinion_collect; do
-    for _ in $(seq 60); do  # the DAG processor may not have parsed the file yet
-      airflow dags unpause "$dag" > /dev/null 2>&1 && break
+    for _ in $(seq 120); do
+      if airflow dags list -o plain 2>/dev/null | grep -qw "$dag"; then
+        airflow dags unpause "$dag" > /dev/null 2>&1 && break
+      fi
       sleep 5
     done
   done
