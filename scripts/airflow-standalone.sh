@@ -17,6 +17,9 @@ airflow pools set opinion_duckdb 1 "single DuckDB writer (opinion_load)" > /dev/
 
 host="$(airflow config get-value api host 2>/dev/null || echo 127.0.0.1)"
 port="$(airflow config get-value api port 2>/dev/null || echo 8080)"
+# task workers reach the execution API on the API server's own address (also when the port
+# is overridden with AIRFLOW__API__PORT)
+export AIRFLOW__CORE__EXECUTION_API_SERVER_URL="${AIRFLOW__CORE__EXECUTION_API_SERVER_URL:-http://$host:$port/execution/}"
 passwords="$AIRFLOW_HOME/simple_auth_manager_passwords.json.generated"
 if [ ! -s "$passwords" ]; then
   ( umask 077
