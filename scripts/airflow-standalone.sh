@@ -17,6 +17,9 @@ airflow pools set opinion_duckdb 1 "single DuckDB writer (opinion_load)" > /dev/
 
 host="$(airflow config get-value api host 2>/dev/null || echo 127.0.0.1)"
 port="$(airflow config get-value api port 2>/dev/null || echo 8080)"
+# task workers reach the execution API on the API server's own address (also when the port
+# is overridden with AIRFLOW__API__PORT)
+export AIRFLOW__CORE__EXECUTION_API_SERVER_URL="${AIRFLOW__CORE__EXECUTION_API_SERVER_URL:-http://$host:$port/execution/}"
 passwords="$AIRFLOW_HOME/simple_auth_manager_passwords.json.generated"
 if [ ! -s "$passwords" ]; then
   ( umask 077
@@ -42,10 +45,13 @@ unpause_when_healthy() {
     curl -sf "http://$host:$port/api/v2/monitor/health" > /dev/null 2>&1 && break
     sleep 1
   done
-  # downstream first: an asset event only queues a run of a DAG that is unpaused then
+  # downstream first: an asset event only queues a run of a DAG that is unpaused then.
+  # `airflow dags unpause` exits 0 for a DAG not parsed yet, so wait until it is listed.
   for dag in opinion_load opinion_extract opinion_collect; do
-    for _ in $(seq 60); do  # the DAG processor may not have parsed the file yet
-      airflow dags unpause "$dag" > /dev/null 2>&1 && break
+    for _ in $(seq 120); do
+      if airflow dags list -o plain 2>/dev/null | grep -qw "$dag"; then
+        airflow dags unpause "$dag" > /dev/null 2>&1 && break
+      fi
       sleep 5
     done
   done

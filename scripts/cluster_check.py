@@ -55,11 +55,12 @@ def cluster_env(home: Path) -> dict[str, str]:
 def write_slice(dst: Path, rows: int) -> int:
     with DEMO_CSV.open(newline="", encoding="utf-8") as src, dst.open("w", newline="") as out:
         reader, writer = csv.reader(src), csv.writer(out)
-        n = -1
-        for n, row in enumerate(reader):
-            if rows and n > rows:
+        n = -1  # data rows written (the header is row -1)
+        for row in reader:
+            if rows and n >= rows:
                 break
             writer.writerow(row)
+            n += 1
     return n
 
 
@@ -75,6 +76,18 @@ def metadata_db(env: dict[str, str]):
 
     url = env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].replace("postgresql+psycopg2", "postgresql")
     return psycopg2.connect(url)
+
+
+def wait_for_dags(env: dict[str, str], timeout: float) -> None:
+    """Wait until the DAG processor has stored the three DAGs (unpausing earlier is a no-op)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        with metadata_db(env) as con, con.cursor() as cur:
+            cur.execute("SELECT count(*) FROM dag WHERE dag_id = ANY(%s)", [list(DAG_IDS)])
+            if cur.fetchone()[0] == len(DAG_IDS):
+                return
+        time.sleep(3)
+    raise TimeoutError("the DAG processor did not store the opinion DAGs")
 
 
 def wait_for_load(env: dict[str, str], started: float, timeout: float) -> dict:
@@ -135,6 +148,7 @@ def main() -> int:
     report: dict = {"rows": rows, "cluster_start_s": round(up, 1), "lake": env["OPINION_LAKE"]}
     try:
         started = time.time()
+        wait_for_dags(env, args.timeout)
         # downstream first: an asset event only queues a run of a DAG that is unpaused then
         for dag_id in reversed(DAG_IDS):
             cluster("run", "airflow", "dags", "unpause", dag_id, capture=True)

@@ -63,7 +63,7 @@ def dagbag(tmp_path_factory) -> dict:
     env = airflow_env(tmp_path_factory.mktemp("airflow_home"))
     done = subprocess.run(
         [sys.executable, "-c", INSPECT % str(DAGS)],
-        env=env, cwd=REPO, capture_output=True, text=True, timeout=120,
+        env=env, cwd=REPO, capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
     return _last_json("INSPECT", done.stdout)
@@ -124,6 +124,6 @@ def test_chunking_gives_each_task_several_partitions():
 
     names = [f"s/2015-02-{d:02d}" for d in range(1, 20)]
     chunks = chunk(names, max_chunks=2, min_per_chunk=4)
-    assert len(chunks) == 2 and sum(chunks, []) == names
+    assert len(chunks) == 2 and sorted(sum(chunks, [])) == names
     assert len(chunk(names[:5], max_chunks=4, min_per_chunk=4)) == 2
     assert chunk([], 2, 4) == []
