@@ -63,7 +63,9 @@ def test_worked_example_runs_word_for_word(isolated: Path, monkeypatch):
     assert fit["taxonomy_version"].startswith("hotel-1+head.")
     con = duckdb.connect(str(isolated / "hotel" / "warehouse.duckdb"), read_only=True)
     try:
-        versions = {r[0] for r in con.execute("SELECT DISTINCT taxonomy_version FROM mentions")}
+        versions = {
+            r[0] for r in con.execute("SELECT DISTINCT taxonomy_version FROM mentions").fetchall()
+        }
         assert versions == {fit["taxonomy_version"]}
         cats = {r[0] for r in con.execute("SELECT DISTINCT category FROM mentions").fetchall()}
         assert {"bed_comfort", "cleanliness", "noise", "wifi", "breakfast"} <= cats
