@@ -86,6 +86,7 @@ class CategoryHead:
     weight: object  # torch tensor (n_categories, hidden)
     bias: object  # torch tensor (n_categories,)
     meta: dict
+    warned: bool = False  # the stale-model warning is said once
 
     def probabilities(self, features):
         import torch
@@ -105,7 +106,8 @@ class CategoryHead:
     def annotate(self, texts: list[str], results: list, tagger) -> None:
         """The engine's implicit-category hook: fills `result.categories` for every post
         from the encoder states of the tagging pass that just ran."""
-        if getattr(tagger, "version", None) != self.meta.get("model_version"):
+        if getattr(tagger, "version", None) != self.meta.get("model_version") and not self.warned:
+            self.warned = True
             log.warning(
                 "category head was fitted on %s, the model is %s: refit with "
                 "`opinion taxonomy fit`",
