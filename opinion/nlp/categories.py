@@ -256,7 +256,7 @@ def fit_head(texts: list[str], engine, mapper, taxonomy, cfg: FitConfig = FitCon
     head = CategoryHead(cats, layer.weight.detach().clone(), layer.bias.detach().clone(), meta)
     report = {
         **meta,
-        "loss": round(float(loss), 4),
+        "loss": round(float(loss.detach()), 4),
         "examples_per_category": {c: int(y[:, k].sum()) for k, c in enumerate(cats)},
     }
     return head, report
