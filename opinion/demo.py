@@ -121,7 +121,7 @@ WITH p AS (
     WHERE p.brand IS NOT NULL AND p.dup_of IS NULL GROUP BY ALL
 ), ranked AS (
     SELECT *, row_number() OVER (PARTITION BY brand, polarity ORDER BY n DESC, aspect) AS r
-    FROM m WHERE polarity IN ('positive', 'negative')
+    FROM m WHERE polarity IN ('positive', 'negative') AND aspect IS NOT NULL  -- not implicit
 )
 SELECT p.brand, p.posts, coalesce((SELECT sum(n) FROM m WHERE m.brand = p.brand), 0),
        round((SELECT net_sentiment FROM net WHERE net.brand = p.brand), 1),

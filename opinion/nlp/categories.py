@@ -92,6 +92,7 @@ class CategoryHead:
     weight: object  # torch tensor (n_categories, hidden)
     bias: object  # torch tensor (n_categories,)
     meta: dict
+    warned: bool = False  # the stale-model warning is said once
 
     def probabilities(self, features):
         import torch
@@ -114,7 +115,8 @@ class CategoryHead:
         """The engine's implicit-category hook: fills `result.categories` for every post
         from the encoder states of the tagging pass that just ran (`parts[i]`: the segments a
         long post was read in, one pass each)."""
-        if getattr(tagger, "version", None) != self.meta.get("model_version"):
+        if getattr(tagger, "version", None) != self.meta.get("model_version") and not self.warned:
+            self.warned = True
             log.warning(
                 "category head was fitted on %s, the model is %s: refit with "
                 "`opinion taxonomy fit`",
@@ -264,7 +266,7 @@ def fit_head(texts: list[str], engine, mapper, taxonomy, cfg: FitConfig = FitCon
     head = CategoryHead(cats, layer.weight.detach().clone(), layer.bias.detach().clone(), meta)
     report = {
         **meta,
-        "loss": round(float(loss), 4),
+        "loss": round(float(loss.detach()), 4),
         "examples_per_category": {c: int(y[:, k].sum()) for k, c in enumerate(cats)},
     }
     return head, report
