@@ -20,6 +20,7 @@ def snapshot(settings):
     with connect(settings.writer_warehouse) as con:
         return {
             "agg": con.execute(AGG).fetchall(),
+            "verbatims": con.execute("SELECT * FROM verbatims ORDER BY mention_id").fetchall(),
             "dups": con.execute(DUPS).fetchall(),
             "state": con.execute(STATE).fetchall(),
             "pending": con.execute(
@@ -81,9 +82,14 @@ def test_incremental_load_equals_full_rebuild(settings):
     full = load_lake(settings, rebuild=True)
     assert full.published is not None
     rebuilt = snapshot(settings)
-    assert incremental["agg"] == rebuilt["agg"] and incremental["dups"] == rebuilt["dups"]
+    for key in ("agg", "dups", "verbatims"):
+        assert incremental[key] == rebuilt[key], key
     with connect(settings.warehouse, read_only=True) as con:
         assert con.execute(AGG).fetchall() == rebuilt["agg"]
+        # the pre-joined verbatims table holds exactly the rows of the v_verbatims view
+        table = con.execute("SELECT * FROM verbatims ORDER BY mention_id").fetchall()
+        assert table == con.execute("SELECT * FROM v_verbatims ORDER BY mention_id").fetchall()
+        assert len(table) == 32
         # day 3 lost a post (2 mentions) and the repost (2 mentions) no longer counts
         sql = "SELECT day::VARCHAR, sum(mentions) FROM agg_daily GROUP BY 1"
         per_day = dict(con.execute(sql).fetchall())
