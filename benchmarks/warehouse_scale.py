@@ -54,7 +54,8 @@ if sys.argv[2] == "publish":
     out = {}
 else:
     r = load_lake(s, max_age_days=None, rebuild=sys.argv[2] == "rebuild")
-    out = {"partitions": len(r.partitions_loaded), "published": r.published is not None}
+    out = {"partitions": len(r.partitions_loaded), "published": r.published is not None,
+           "aggregates": r.aggregates, "timings": r.timings}
 out["seconds"] = time.monotonic() - t0
 import resource
 out["rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)

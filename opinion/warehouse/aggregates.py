@@ -19,11 +19,16 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import time
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import duckdb
+
+#: Seconds the last `_issues` call took (the load reports it: it is the one aggregate step
+#: whose cost follows the whole history, not the change).
+LAST_TIMINGS: dict[str, float] = {}
 
 DEFAULT_MIN_MENTIONS = 30
 SPAM_THRESHOLD = 0.5
@@ -275,7 +280,9 @@ def rebuild(
     """Replace the aggregate tables in one transaction; returns row counts per table.
     `signature` (default: `params_signature`) is stored as `load_state.aggregate_params`."""
     params = _params(settings_or_params)
+    started = time.monotonic()
     issues = _issues(con, params.issues)
+    LAST_TIMINGS["issues"] = round(time.monotonic() - started, 3)
     con.execute("BEGIN TRANSACTION")
     try:
         now = "now()"
@@ -406,7 +413,9 @@ def refresh(con: duckdb.DuckDBPyConnection, settings_or_params, *, full: bool = 
         return "none"
     # only min_mentions and the issue parameters matter here, and they do not come from files
     params = params or RebuildParams()
+    started = time.monotonic()
     issues = _issues(con, params.issues)
+    LAST_TIMINGS["issues"] = round(time.monotonic() - started, 3)
     con.execute("BEGIN TRANSACTION")
     try:
         con.execute(

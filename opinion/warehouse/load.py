@@ -158,7 +158,9 @@ class LoadReport:
     dup_of_changed: int = 0
     checks: list[CheckResult] = field(default_factory=list)
     published: Path | None = None
+    aggregates: str = "none"  # what aggregates.refresh did: none, groups or rebuild
     seconds: float = 0.0
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per step
 
     @property
     def changed(self) -> bool:
@@ -669,7 +671,7 @@ def load_lake(
     published), `LoadError` (after publishing the partitions that did load) if some lake files
     could not be loaded.
     """
-    from opinion.warehouse.aggregates import refresh  # the insights layer's tables
+    from opinion.warehouse.aggregates import LAST_TIMINGS, refresh  # the insights tables
 
     t0 = time.monotonic()
     report = LoadReport()
@@ -677,10 +679,23 @@ def load_lake(
     con = connect(writer)
     try:
         apply_limits(con, writer.with_name(writer.name + ".spill"))
+        step = time.monotonic()
+
+        def lap(name: str) -> None:
+            nonlocal step
+            now = time.monotonic()
+            report.timings[name] = round(now - step, 3)
+            step = now
+
         load_into(con, Path(settings.lake_dir), report)
         mirror_cursors(con, Path(settings.lake_dir))
+        lap("merge")
         report.dup_of_changed = recompute_dup_of(con, full=rebuild)
-        refresh(con, settings, full=rebuild)
+        lap("dup_of")
+        LAST_TIMINGS.clear()
+        report.aggregates = refresh(con, settings, full=rebuild)
+        lap("aggregates")
+        report.timings.update({f"aggregates.{k}": v for k, v in LAST_TIMINGS.items()})
         current = generation(con)
         if publish_snapshot and (rebuild or snapshot_generation(settings) != current):
             report.checks = publish(
@@ -691,6 +706,7 @@ def load_lake(
                 freshness_required=freshness_required,
             )
             report.published = Path(settings.warehouse)
+            lap("checks_and_publish")
         elif raw_rows is not None or freshness_required:  # the caller asked for the checks
             report.checks = run_checks(
                 con,
