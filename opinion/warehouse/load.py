@@ -92,6 +92,9 @@ SELECT post_id, created_at, k FROM (
 
 #: Refresh dup_of over the whole table when more than this share of posts is affected.
 FULL_DEDUP_SHARE = 0.25
+#: ... and straight away when more keys are queued than this many per post (a post has up to
+#: 17 keys, so 2 per post means roughly an eighth of the posts or more changed).
+FULL_DEDUP_KEYS_PER_POST = 2
 
 # queue the (brand, day) groups and duplicate keys of the posts in {src} for the refresh
 _QUEUE_SQL = """
@@ -233,6 +236,11 @@ def _mark_loaded(
     )
 
 
+def _insert_sql(table: str, cols: list[str], source: str) -> str:
+    names = ", ".join(_q(c) for c in cols)
+    return f"INSERT INTO {table} ({names}, loaded_at) SELECT {names}, now() FROM {source}"
+
+
 def _upsert_sql(table: str, key: str, cols: list[str], source: str, extra: dict[str, str]) -> str:
     names = cols + list(extra)
     values = [_q(c) for c in cols] + list(extra.values())
@@ -348,18 +356,11 @@ def _merge_batch(con: duckdb.DuckDBPyConnection, parts: list[_Part], started: fl
         con.execute(_QUEUE_SQL.format(src="_old"))
         con.execute(_QUEUE_SQL.format(src="_p"))
         con.execute("DELETE FROM mentions WHERE post_id IN (SELECT post_id FROM _old)")
-        con.execute(
-            "DELETE FROM posts WHERE lake_partition IN (SELECT lake_path FROM _batch) "
-            "AND post_id NOT IN (SELECT post_id FROM _p)"
-        )
-        con.execute(
-            _upsert_sql(
-                "posts", "post_id", post_cols + ["lake_partition"], "_p", {"loaded_at": "now()"}
-            )
-        )
-        con.execute(
-            _upsert_sql("mentions", "mention_id", mention_cols, "_m", {"loaded_at": "now()"})
-        )
+        # delete + plain insert (no ON CONFLICT: much cheaper for big batches); every row
+        # written here was deleted first, so no key can collide
+        con.execute("DELETE FROM posts WHERE post_id IN (SELECT post_id FROM _old)")
+        con.execute(_insert_sql("posts", post_cols + ["lake_partition"], "_p"))
+        con.execute(_insert_sql("mentions", mention_cols, "_m"))
         con.execute(
             """
             INSERT INTO runs (run_id, stage, "partition", started_at, finished_at, status,
@@ -550,6 +551,8 @@ def recompute_dup_of(con: duckdb.DuckDBPyConnection, *, full: bool = False) -> i
     try:
         n_posts = _count(con, "SELECT count(*) FROM posts")
         pending = _count(con, "SELECT count(*) FROM pending_dedup_keys")
+        if pending > FULL_DEDUP_KEYS_PER_POST * n_posts:  # e.g. a first load: skip the probe
+            full = True
         if not full and pending:
             pend = "k IN (SELECT k FROM pending_dedup_keys)"
             con.execute(
