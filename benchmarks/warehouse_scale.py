@@ -58,7 +58,9 @@ else:
            "aggregates": r.aggregates, "timings": r.timings}
 out["seconds"] = time.monotonic() - t0
 import resource
-out["rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+usage = resource.getrusage(resource.RUSAGE_SELF)
+out["rss_mb"] = round(usage.ru_maxrss / 1024, 1)
+out["cpu_s"] = round(usage.ru_utime + usage.ru_stime, 2)  # all threads; honest on a busy box
 print(json.dumps(out))
 """
 
