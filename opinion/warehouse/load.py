@@ -304,7 +304,8 @@ def _stack(parts: list[_Part], attr: str, cols: list[str]) -> pa.Table:
     pieces = []
     for p in parts:
         t = getattr(p, attr).select(cols)
-        pieces.append(t.append_column("lake_partition", pa.array([p.relpath] * t.num_rows)))
+        label = pa.array([p.relpath] * t.num_rows, pa.string())  # typed: may be empty
+        pieces.append(t.append_column("lake_partition", label))
     return pa.concat_tables(pieces)
 
 

@@ -113,7 +113,9 @@ def test_removed_original_moves_dup_of_incrementally(settings):
 
 
 def test_many_partitions_merge_in_one_transaction(settings):
-    make_lake(settings.lake_dir, days=5, per_day=3)
+    make_lake(settings.lake_dir, days=4, per_day=3)
+    quiet = [post_row("twitter", "2015-02-28", i) for i in range(3)]
+    write_mentions(settings.lake_dir, "twitter", "2015-02-28", quiet, [])  # no mentions at all
     seen = []
     from opinion.warehouse import load
 
@@ -126,6 +128,7 @@ def test_many_partitions_merge_in_one_transaction(settings):
     with connect(settings.writer_warehouse) as con:
         runs = con.execute("SELECT count(*), sum(rows_loaded) FROM runs").fetchone()
         assert runs == (5, 15)
+        assert con.execute("SELECT count(*) FROM mentions").fetchone()[0] == 4 * 3 * 2
 
 
 KILLED_IN_BATCH = """
