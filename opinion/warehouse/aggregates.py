@@ -20,11 +20,16 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import time
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import duckdb
+
+#: Seconds the last `_issues` call took (the load reports it: it is the one aggregate step
+#: whose cost follows the whole history, not the change).
+LAST_TIMINGS: dict[str, float] = {}
 
 DEFAULT_MIN_MENTIONS = 30
 SPAM_THRESHOLD = 0.5
@@ -73,6 +78,37 @@ g AS (
     GROUP BY ALL
 )
 {_AGG_SELECT}
+"""
+
+_VERBATIM_COLS = """
+SELECT m.mention_id, m.post_id, p.source, p.brand,
+       coalesce(m.touchpoint, 'other'), coalesce(m.category, 'other'),
+       coalesce(m.cx_domain, 'experience'), m.aspect, m.term, m.start, m."end", m.polarity,
+       m.confidence, p.text, p.url, p.created_at, CAST(timezone('UTC', p.created_at) AS DATE)
+"""
+
+_VERBATIMS_ALL = f"""
+INSERT INTO verbatims
+{_VERBATIM_COLS}
+{ELIGIBLE}
+ORDER BY p.brand, CAST(timezone('UTC', p.created_at) AS DATE)
+"""
+
+# the verbatims of the (brand, day) groups in _g (same post selection as _AGG_GROUPS)
+_VERBATIMS_GROUPS = f"""
+INSERT INTO verbatims
+{_VERBATIM_COLS}
+FROM mentions m JOIN posts p USING (post_id)
+WHERE p.post_id IN (
+    SELECT post_id FROM (
+        SELECT p.post_id, p.brand, CAST(timezone('UTC', p.created_at) AS DATE) AS day
+        FROM posts p
+        WHERE p.created_at >= ? AND p.created_at < ?
+          AND p.dup_of IS NULL AND coalesce(p.spam_score, 0) < {SPAM_THRESHOLD}
+          AND p.brand IS NOT NULL
+    ) SEMI JOIN _g USING (brand, day)
+)
+ORDER BY p.brand, CAST(timezone('UTC', p.created_at) AS DATE)
 """
 
 _AGG_DAILY = f"""
@@ -208,7 +244,9 @@ def rebuild(
     """Replace the aggregate tables in one transaction; returns row counts per table.
     `signature` (default: `params_signature`) is stored as `load_state.aggregate_params`."""
     params = _params(settings_or_params)
+    started = time.monotonic()
     issues = _issues(con, params.issues, int(params.min_mentions))
+    LAST_TIMINGS["issues"] = round(time.monotonic() - started, 3)
     con.execute("BEGIN TRANSACTION")
     try:
         now = "now()"
@@ -230,6 +268,9 @@ def rebuild(
             )
         con.execute("DELETE FROM agg_daily")
         con.execute(_AGG_DAILY, [int(params.min_mentions)])
+        if _has_table(con, "verbatims"):
+            con.execute("DELETE FROM verbatims")
+            con.execute(_VERBATIMS_ALL)
         _replace_issues(con, issues)
         _mark_fresh(con, signature or params_signature(params))
         con.execute("COMMIT")
@@ -336,17 +377,23 @@ def refresh(con: duckdb.DuckDBPyConnection, settings_or_params, *, full: bool = 
         return "none"
     # only min_mentions and the issue parameters matter here, and they do not come from files
     params = params or RebuildParams()
+    started = time.monotonic()
     issues = _issues(con, params.issues, int(params.min_mentions))
+    LAST_TIMINGS["issues"] = round(time.monotonic() - started, 3)
     con.execute("BEGIN TRANSACTION")
     try:
         con.execute(
             "CREATE OR REPLACE TEMP TABLE _g AS SELECT DISTINCT brand, day FROM pending_agg_groups"
         )
-        con.execute("DELETE FROM agg_daily a USING _g WHERE a.brand = _g.brand AND a.day = _g.day")
+        for table in ("agg_daily", "verbatims"):
+            con.execute(
+                f"DELETE FROM {table} t USING _g WHERE t.brand = _g.brand AND t.day = _g.day"
+            )
         if span[1] is not None:
             lo = datetime(span[1].year, span[1].month, span[1].day, tzinfo=UTC)
             hi = datetime(span[2].year, span[2].month, span[2].day, tzinfo=UTC) + timedelta(days=1)
             con.execute(_AGG_GROUPS, [lo, hi, int(params.min_mentions)])
+            con.execute(_VERBATIMS_GROUPS, [lo, hi])
         _replace_issues(con, issues)
         con.execute("DROP TABLE _g")
         _mark_fresh(con, signature)

@@ -93,6 +93,9 @@ SELECT post_id, created_at, k FROM (
 
 #: Refresh dup_of over the whole table when more than this share of posts is affected.
 FULL_DEDUP_SHARE = 0.25
+#: ... and straight away when more keys are queued than this many per post (a post has up to
+#: 17 keys, so 2 per post means roughly an eighth of the posts or more changed).
+FULL_DEDUP_KEYS_PER_POST = 2
 
 # queue the (brand, day) groups and duplicate keys of the posts in {src} for the refresh
 _QUEUE_SQL = """
@@ -159,7 +162,9 @@ class LoadReport:
     dup_of_changed: int = 0
     checks: list[CheckResult] = field(default_factory=list)
     published: Path | None = None
+    aggregates: str = "none"  # what aggregates.refresh did: none, groups or rebuild
     seconds: float = 0.0
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per step
 
     @property
     def changed(self) -> bool:
@@ -237,6 +242,11 @@ def _mark_loaded(
     )
 
 
+def _insert_sql(table: str, cols: list[str], source: str) -> str:
+    names = ", ".join(_q(c) for c in cols)
+    return f"INSERT INTO {table} ({names}, loaded_at) SELECT {names}, now() FROM {source}"
+
+
 def _upsert_sql(table: str, key: str, cols: list[str], source: str, extra: dict[str, str]) -> str:
     names = cols + list(extra)
     values = [_q(c) for c in cols] + list(extra.values())
@@ -300,7 +310,8 @@ def _stack(parts: list[_Part], attr: str, cols: list[str]) -> pa.Table:
     pieces = []
     for p in parts:
         t = getattr(p, attr).select(cols)
-        pieces.append(t.append_column("lake_partition", pa.array([p.relpath] * t.num_rows)))
+        label = pa.array([p.relpath] * t.num_rows, pa.string())  # typed: may be empty
+        pieces.append(t.append_column("lake_partition", label))
     return pa.concat_tables(pieces)
 
 
@@ -352,18 +363,11 @@ def _merge_batch(con: duckdb.DuckDBPyConnection, parts: list[_Part], started: fl
         con.execute(_QUEUE_SQL.format(src="_old"))
         con.execute(_QUEUE_SQL.format(src="_p"))
         con.execute("DELETE FROM mentions WHERE post_id IN (SELECT post_id FROM _old)")
-        con.execute(
-            "DELETE FROM posts WHERE lake_partition IN (SELECT lake_path FROM _batch) "
-            "AND post_id NOT IN (SELECT post_id FROM _p)"
-        )
-        con.execute(
-            _upsert_sql(
-                "posts", "post_id", post_cols + ["lake_partition"], "_p", {"loaded_at": "now()"}
-            )
-        )
-        con.execute(
-            _upsert_sql("mentions", "mention_id", mention_cols, "_m", {"loaded_at": "now()"})
-        )
+        # delete + plain insert (no ON CONFLICT: much cheaper for big batches); every row
+        # written here was deleted first, so no key can collide
+        con.execute("DELETE FROM posts WHERE post_id IN (SELECT post_id FROM _old)")
+        con.execute(_insert_sql("posts", post_cols + ["lake_partition"], "_p"))
+        con.execute(_insert_sql("mentions", mention_cols, "_m"))
         con.execute(
             """
             INSERT INTO runs (run_id, stage, "partition", started_at, finished_at, status,
@@ -554,6 +558,8 @@ def recompute_dup_of(con: duckdb.DuckDBPyConnection, *, full: bool = False) -> i
     try:
         n_posts = _count(con, "SELECT count(*) FROM posts")
         pending = _count(con, "SELECT count(*) FROM pending_dedup_keys")
+        if pending > FULL_DEDUP_KEYS_PER_POST * n_posts:  # e.g. a first load: skip the probe
+            full = True
         if not full and pending:
             pend = "k IN (SELECT k FROM pending_dedup_keys)"
             con.execute(
@@ -675,7 +681,7 @@ def load_lake(
     published), `LoadError` (after publishing the partitions that did load) if some lake files
     could not be loaded.
     """
-    from opinion.warehouse.aggregates import refresh  # the insights layer's tables
+    from opinion.warehouse.aggregates import LAST_TIMINGS, refresh  # the insights tables
 
     t0 = time.monotonic()
     report = LoadReport()
@@ -683,10 +689,23 @@ def load_lake(
     con = connect(writer)
     try:
         apply_limits(con, writer.with_name(writer.name + ".spill"))
+        step = time.monotonic()
+
+        def lap(name: str) -> None:
+            nonlocal step
+            now = time.monotonic()
+            report.timings[name] = round(now - step, 3)
+            step = now
+
         load_into(con, settings.lake_dir, report)
         mirror_cursors(con, settings.lake_dir)
+        lap("merge")
         report.dup_of_changed = recompute_dup_of(con, full=rebuild)
-        refresh(con, settings, full=rebuild)
+        lap("dup_of")
+        LAST_TIMINGS.clear()
+        report.aggregates = refresh(con, settings, full=rebuild)
+        lap("aggregates")
+        report.timings.update({f"aggregates.{k}": v for k, v in LAST_TIMINGS.items()})
         current = generation(con)
         if publish_snapshot and (rebuild or snapshot_generation(settings) != current):
             report.checks = publish(
@@ -697,6 +716,7 @@ def load_lake(
                 freshness_required=freshness_required,
             )
             report.published = Path(settings.warehouse)
+            lap("checks_and_publish")
         elif raw_rows is not None or freshness_required:  # the caller asked for the checks
             report.checks = run_checks(
                 con,

@@ -20,6 +20,7 @@ def snapshot(settings):
     with connect(settings.writer_warehouse) as con:
         return {
             "agg": con.execute(AGG).fetchall(),
+            "verbatims": con.execute("SELECT * FROM verbatims ORDER BY mention_id").fetchall(),
             "dups": con.execute(DUPS).fetchall(),
             "state": con.execute(STATE).fetchall(),
             "pending": con.execute(
@@ -81,9 +82,14 @@ def test_incremental_load_equals_full_rebuild(settings):
     full = load_lake(settings, rebuild=True)
     assert full.published is not None
     rebuilt = snapshot(settings)
-    assert incremental["agg"] == rebuilt["agg"] and incremental["dups"] == rebuilt["dups"]
+    for key in ("agg", "dups", "verbatims"):
+        assert incremental[key] == rebuilt[key], key
     with connect(settings.warehouse, read_only=True) as con:
         assert con.execute(AGG).fetchall() == rebuilt["agg"]
+        # the pre-joined verbatims table holds exactly the rows of the v_verbatims view
+        table = con.execute("SELECT * FROM verbatims ORDER BY mention_id").fetchall()
+        assert table == con.execute("SELECT * FROM v_verbatims ORDER BY mention_id").fetchall()
+        assert len(table) == 32
         # day 3 lost a post (2 mentions) and the repost (2 mentions) no longer counts
         sql = "SELECT day::VARCHAR, sum(mentions) FROM agg_daily GROUP BY 1"
         per_day = dict(con.execute(sql).fetchall())
@@ -107,7 +113,9 @@ def test_removed_original_moves_dup_of_incrementally(settings):
 
 
 def test_many_partitions_merge_in_one_transaction(settings):
-    make_lake(settings.lake_dir, days=5, per_day=3)
+    make_lake(settings.lake_dir, days=4, per_day=3)
+    quiet = [post_row("twitter", "2015-02-28", i) for i in range(3)]
+    write_mentions(settings.lake_dir, "twitter", "2015-02-28", quiet, [])  # no mentions at all
     seen = []
     from opinion.warehouse import load
 
@@ -120,6 +128,7 @@ def test_many_partitions_merge_in_one_transaction(settings):
     with connect(settings.writer_warehouse) as con:
         runs = con.execute("SELECT count(*), sum(rows_loaded) FROM runs").fetchone()
         assert runs == (5, 15)
+        assert con.execute("SELECT count(*) FROM mentions").fetchone()[0] == 4 * 3 * 2
 
 
 KILLED_IN_BATCH = """

@@ -23,3 +23,26 @@ CREATE TABLE pending_agg_groups (
     brand VARCHAR,
     day   DATE
 );
+
+-- The eligible mentions pre-joined with their post (the rows of v_verbatims), kept per
+-- (brand, day) group like agg_daily and written in (brand, day) order, so a page of verbatims
+-- for one brand and period reads a few row groups instead of joining all mentions to posts.
+CREATE TABLE verbatims (
+    mention_id VARCHAR NOT NULL,
+    post_id    VARCHAR NOT NULL,
+    source     VARCHAR,
+    brand      VARCHAR NOT NULL,
+    touchpoint VARCHAR NOT NULL,
+    category   VARCHAR NOT NULL,
+    cx_domain  VARCHAR NOT NULL,
+    aspect     VARCHAR,
+    term       VARCHAR,
+    "start"    INTEGER,
+    "end"      INTEGER,
+    polarity   VARCHAR,
+    confidence FLOAT,
+    text       VARCHAR,
+    url        VARCHAR,
+    created_at TIMESTAMPTZ NOT NULL,
+    day        DATE NOT NULL
+);
