@@ -59,7 +59,7 @@ STAGE = "load"
 #: A merge transaction takes at most this many partitions / bytes of Parquet: one set-based
 #: statement per batch instead of one per partition, in bounded memory.
 BATCH_PARTITIONS = 512
-BATCH_BYTES = 256 * 1024**2
+BATCH_BYTES = 64 * 1024**2
 
 #: Test hook: called with the partition's lake path inside its transaction, just before
 #: COMMIT. Lets tests kill or pause a load at a deterministic point. Never set in production.
