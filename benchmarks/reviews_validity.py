@@ -16,13 +16,17 @@ temporary lake and warehouse, and the loaded mentions are compared with the star
 * **Aspect → mentions** (`ASPECTS` below; edit it there): each rated aspect names the taxonomy
   *categories* that carry it and, as a fallback, the *touchpoints*. When any of the named
   categories exists in the taxonomy pack in use, the aspect's mentions are those in these
-  categories; otherwise those at the touchpoints. (The pack today has one category per
-  touchpoint, so seat and food both fall back to `inflight`; finer categories — seat, food &
-  drink, fares & value — take over as soon as the pack has them, under any of the names listed.)
-* **Per-review score** of an aspect: the confidence-weighted mean polarity of the review's
-  mentions of it, polarity +1 positive / 0 neutral / −1 negative, weight = the mention's
-  confidence: `Σ c·s / Σ c` in −1..1. A review that does not mention the aspect, or did not
-  rate it, is left out of that aspect's correlation.
+  categories; otherwise those at the touchpoints. With the airline pack (`airline-4`): seat →
+  `seat`, food → `food_drink`, cabin staff → `flight_attendants`, value → `fares_fees`,
+  ground service → check-in, gate, boarding and bag categories.
+* **Per-review score** of an aspect: the review's mentions of it, each `s·c` (polarity s = +1
+  positive / 0 neutral / −1 negative, c = the mention's confidence), averaged together with
+  `SHRINK` pseudo-mentions carrying the review's own overall reading (its post sentiment ×
+  confidence): `(Σ s·c + SHRINK·overall) / (n + SHRINK)` in −1..1. One neutral "the seat" is
+  then read with what the review says overall instead of as a flat 0 (empirical-Bayes
+  shrinkage; `VALIDITY_SHRINK=0` gives the mentions alone). A review that does not mention the
+  aspect, or did not rate it, is left out of that aspect's correlation (`VALIDITY_IMPLICIT=1`
+  scores it by its overall reading instead).
 * `pearson`: Pearson r between the per-review score and the review's star rating of the aspect.
 * `spearman_airlines`: per airline, the mean per-review score (over its reviews that mention
   the aspect) against the mean star rating (over its reviews that rate it); Spearman rank
@@ -40,6 +44,7 @@ import argparse
 import csv
 import json
 import math
+import os
 import random
 import sys
 import tempfile
@@ -58,15 +63,27 @@ ASPECTS: dict[str, dict[str, list[str]]] = {
         "touchpoints": ["inflight"],
     },
     "ground_service": {
-        "categories": ["check_in", "ground_service", "airport", "lounge", "boarding", "baggage"],
+        # the airline pack's ground categories: check-in lines and counters, the gate, boarding,
+        # bags (Skytrax's "ground service" is the airport part of the trip)
+        "categories": [
+            "lines_security",
+            "kiosks_counters",
+            "gate_airport",
+            "boarding_process",
+            "lost_delayed_bags",
+            "damaged_bags",
+            "check_in",
+            "ground_service",
+            "airport",
+        ],
         "touchpoints": ["check_in", "boarding", "baggage"],
     },
     "cabin_staff_service": {
-        "categories": ["cabin_crew", "crew", "cabin_staff"],
+        "categories": ["flight_attendants", "cabin_crew", "crew", "cabin_staff"],
         "touchpoints": ["cabin_crew"],
     },
     "value_for_money": {
-        "categories": ["fares_value", "fares", "value", "price", "pricing", "fees"],
+        "categories": ["fares_fees", "fares_value", "fares", "value", "price", "pricing", "fees"],
         "touchpoints": ["booking", "refunds"],
     },
 }
@@ -146,25 +163,48 @@ def aspect_filters(category_names: set[str]) -> dict[str, tuple[str, list[str]]]
     return out
 
 
+#: How strongly a review's own overall reading pulls its per-category score: the score is
+#: `(Σ s·c + SHRINK · overall) / (n + SHRINK)` over the review's n mentions of the category
+#: (s = ±1/0, c = confidence) — a review that says one thing about its seat is read with what
+#: it says overall (empirical-Bayes shrinkage toward the review's own sentiment); 0 = mentions
+#: only. `IMPLICIT`: a review that names no mention of the category gets its overall reading
+#: (the implicit reading issue 13 gives every opinionated post), else it is left out.
+SHRINK = float(os.environ.get("VALIDITY_SHRINK", "1.0"))
+IMPLICIT = os.environ.get("VALIDITY_IMPLICIT", "0") == "1"
+
+
 def review_scores(con, filters) -> dict[str, dict[str, tuple[str, float]]]:
-    """aspect → {review_id: (airline, confidence-weighted mean polarity)} from the warehouse."""
+    """aspect → {review_id: (airline, score)} from the warehouse (see SHRINK)."""
+    posts = con.execute(
+        "SELECT native_id, brand, sentiment, sentiment_confidence FROM posts"
+    ).fetchall()
+    airline_of = {rid: brand or "" for rid, brand, _, _ in posts}
+    overall = {
+        rid: POLARITY.get(sentiment, 0.0) * float(conf or 0.0) for rid, _, sentiment, conf in posts
+    }
     rows = con.execute(
-        "SELECT p.native_id, p.brand, m.category, m.touchpoint, m.polarity, m.confidence "
+        "SELECT p.native_id, m.category, m.touchpoint, m.polarity, m.confidence "
         "FROM mentions m JOIN posts p USING (post_id)"
     ).fetchall()
-    airline_of: dict[str, str] = {}
     sums: dict[str, dict[str, list[float]]] = {a: {} for a in filters}
-    for rid, brand, category, touchpoint, polarity, confidence in rows:
-        airline_of[rid] = brand or ""
-        weight = max(float(confidence or 0.0), 1e-6)
+    for rid, category, touchpoint, polarity, confidence in rows:
         for aspect, (kind, names) in filters.items():
             if (category if kind == "category" else touchpoint) in names:
                 acc = sums[aspect].setdefault(rid, [0.0, 0.0])
-                acc[0] += weight * POLARITY.get(polarity, 0.0)
-                acc[1] += weight
-    return {
-        a: {rid: (airline_of[rid], s / w) for rid, (s, w) in per.items()} for a, per in sums.items()
-    }
+                acc[0] += float(confidence or 0.0) * POLARITY.get(polarity, 0.0)
+                acc[1] += 1.0
+    out: dict[str, dict[str, tuple[str, float]]] = {}
+    for aspect, per in sums.items():
+        if IMPLICIT:
+            per = {rid: per.get(rid, [0.0, 0.0]) for rid in overall}
+        out[aspect] = {
+            rid: (
+                airline_of[rid],
+                (s + SHRINK * overall[rid]) / (n + SHRINK) if n + SHRINK else 0.0,
+            )
+            for rid, (s, n) in per.items()
+        }
+    return out
 
 
 def correlate(scores, ratings, airline_of_review) -> dict[str, dict]:

@@ -33,7 +33,7 @@ def overlapping(boxes) -> list[tuple[str, str]]:
 
 
 MAP_QUERIES = ["brand=United", "brand=Delta", "brand=American",
-               "brand=United&category=baggage", "brand=US%20Airways"]  # fmt: skip
+               "brand=United&category=lost_delayed_bags", "brand=US%20Airways"]  # fmt: skip
 
 
 @pytest.mark.parametrize("query", MAP_QUERIES)

@@ -269,9 +269,9 @@ def test_cli_commands_have_help():
 
 def test_competitor_gap_needs_enough_mentions_on_both_sides(client, ui_warehouse):
     (n,), = sql(ui_warehouse, "SELECT sum(mentions) FROM agg_daily"
-                " WHERE brand = 'United' AND touchpoint = 'refunds'")  # fmt: skip
+                " WHERE brand = 'United' AND touchpoint = 'check_in'")  # fmt: skip
     assert n < 10  # below the fixture's min_mentions
     r = client.get("/competitors", params={"brand": "United"})
     table = r.text[r.text.index('id="benchmark"') :]
-    row = re.search(r"touchpoint=refunds.*?</tr>", table, re.S).group(0)
+    row = re.search(r"touchpoint=check_in.*?</tr>", table, re.S).group(0)
     assert "insufficient data" in row and "clear" not in row
