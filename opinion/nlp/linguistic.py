@@ -55,11 +55,17 @@ def _nlp():
 
 @functools.lru_cache(maxsize=200_000)
 def lemma(word: str) -> str:
-    """Lower-case lookup lemma of one word ("Delayed" → "delay", "bags" → "bag")."""
+    """Lower-case lookup lemma of one word ("Delayed" → "delay", "bags" → "bag").
+
+    A lookup table has no part of speech, so it can answer for the wrong word class: "crew"
+    (a noun here, always) comes back as "crow". Aspects are inflected by suffix, so a lemma
+    that does not keep the word's first three letters is not taken ("crew", "men" stay)."""
     table = _lemma_table()
     lower = word.lower()
-    found = table.get(word) or table.get(lower) or lower
-    return found.lower()
+    found = (table.get(word) or table.get(lower) or lower).lower()
+    if len(lower) >= 3 and found[:3] != lower[:3]:
+        return lower
+    return found
 
 
 def _set_lemmas(doc):

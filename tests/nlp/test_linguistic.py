@@ -50,3 +50,17 @@ def test_friction_on_lemmas(layer):
 def test_negation_scope_from_the_parse(text, term, expected):
     start = text.index(term)
     assert negated(text, start, start + len(term)) is expected
+
+
+def test_lookup_lemmas_never_change_the_word():
+    """A lookup table has no part of speech: "crew" must not become "crow" (a demo aspect)."""
+    from opinion.nlp.linguistic import lemma
+
+    assert [lemma(w) for w in ("crew", "Crew", "delayed", "bags", "cancelled", "seating")] == [
+        "crew",
+        "crew",
+        "delay",
+        "bag",
+        "cancel",
+        "seat",
+    ]
