@@ -34,6 +34,23 @@ def post_target(text: str, brands) -> tuple[int, int, bool] | None:
     return (*m.span(1), False) if m else None
 
 
+def engine_and_brands(model: str | None = None):
+    """The engine (models loaded once per process) and the brand list for post targets (None
+    when the configured list cannot be read: posts are then read without a brand target)."""
+    from opinion.config import Settings
+    from opinion.pipeline import load_engine
+
+    settings = Settings.from_env()
+    engine = load_engine(settings, model)
+    try:
+        from opinion.clean.brands import BrandList
+
+        brands = BrandList.load(settings.brands_file)
+    except (OSError, ValueError):
+        brands = None
+    return engine, brands
+
+
 def evaluate_sentiment_file(
     path: Path,
     text_col: str = "text",
@@ -45,14 +62,12 @@ def evaluate_sentiment_file(
     labelled CSV / JSON Lines / Parquet file (label names, or a numeric rating bucketed by
     `rating_buckets`), with VADER on the same rows. Rows without a usable label or text are
     counted as skipped."""
-    from opinion.config import Settings
     from opinion.nlp.evaluate_sentiment import (
         normalise_label,
         rating_label,
         sentiment_metrics,
         vader_labels,
     )
-    from opinion.pipeline import load_engine
 
     if not path.exists():
         raise FileNotFoundError(f"input file not found: {path}")
@@ -72,14 +87,7 @@ def evaluate_sentiment_file(
     if not texts:
         what = "numeric ratings" if rating_buckets else "labels negative/neutral/positive"
         raise ValueError(f"{path.name}: no row has a text and {what} in {label_col!r}")
-    settings = Settings.from_env()
-    engine = load_engine(settings, model)
-    try:
-        from opinion.clean.brands import BrandList
-
-        brands = BrandList.load(settings.brands_file)
-    except (OSError, ValueError):
-        brands = None
+    engine, brands = engine_and_brands(model)
     pred: list[str | None] = []
     for c in range(0, len(texts), CHUNK):
         chunk = texts[c : c + CHUNK]
@@ -104,20 +112,11 @@ def analyze_file(
 ) -> int:
     from tqdm.auto import tqdm
 
-    from opinion.config import Settings
-
     if not path.exists():
         raise FileNotFoundError(f"input file not found: {path}")
-    from opinion.pipeline import cap_text, load_engine
+    from opinion.pipeline import cap_text
 
-    settings = Settings.from_env()
-    engine = load_engine(settings, model)
-    try:
-        from opinion.clean.brands import BrandList
-
-        brands = BrandList.load(settings.brands_file)
-    except (OSError, ValueError):
-        brands = None
+    engine, brands = engine_and_brands(model)
     rows = list(read_rows(path))
     if rows and "__error__" not in rows[0] and text_col not in rows[0]:
         raise ValueError(f"no column {text_col!r} in {path.name}; columns: {list(rows[0])[:12]}")
