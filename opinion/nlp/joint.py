@@ -322,32 +322,43 @@ class JointAbsa(AspectTagger):
 
     def post_probabilities(self, texts: list[str], batch_size: int = 64) -> list[dict]:
         """Post-level {polarity: probability} per text from the post head (trained on
-        post-level labels). Texts just tagged whole reuse their encoder states."""
+        post-level labels). Texts just tagged whole reuse their encoder states (no tokenising,
+        no encoder pass); the rest are encoded here."""
         import torch
 
         if not texts:
             return []
-        enc = self.tokenizer(texts, truncation=True, max_length=MAX_TOKENS)
-        rows = [Row(ids, text) for ids, text in zip(enc["input_ids"], texts, strict=True)]
-        kept = [self._kept_states(r) for r in rows]
-        order = sorted(range(len(rows)), key=lambda i: (kept[i] is None, len(rows[i].input_ids)))
+        kept = [self._states.get(t) for t in texts]
+        missing = [i for i, k in enumerate(kept) if k is None]
+        ids: dict[int, list[int]] = {}
+        if missing:
+            enc = self.tokenizer(
+                [texts[i] for i in missing], truncation=True, max_length=MAX_TOKENS
+            )
+            ids = dict(zip(missing, enc["input_ids"], strict=True))
+        length = [len(k) if k is not None else len(ids[i]) for i, k in enumerate(kept)]
         device = next(self.model.parameters()).device
         pad = self.tokenizer.pad_token_id or 0
-        out: list[list[float]] = [[]] * len(rows)
-        for b in range(0, len(order), batch_size):
-            idx = order[b : b + batch_size]
-            batch = collate([rows[i] for i in idx], pad)
-            attention = batch["attention_mask"].to(device)
-            with torch.inference_mode():
-                if all(kept[i] is not None for i in idx):
-                    states = torch.nn.utils.rnn.pad_sequence(
-                        [kept[i] for i in idx], batch_first=True
-                    )
-                else:
-                    states = self.model.encoder(
-                        input_ids=batch["input_ids"].to(device), attention_mask=attention
-                    ).last_hidden_state
-                logits = self.model.post_logits(states, attention)
-            for i, probs in zip(idx, logits.float().softmax(-1).tolist(), strict=True):
-                out[i] = probs
+        out: list[list[float]] = [[]] * len(texts)
+        for group in ([i for i in range(len(texts)) if kept[i] is not None], missing):
+            group = sorted(group, key=length.__getitem__)
+            for b in range(0, len(group), batch_size):
+                idx = group[b : b + batch_size]
+                attention = torch.zeros((len(idx), max(length[i] for i in idx)), dtype=torch.long)
+                for r, i in enumerate(idx):
+                    attention[r, : length[i]] = 1
+                attention = attention.to(device)
+                with torch.inference_mode():
+                    if kept[idx[0]] is not None:
+                        states = torch.nn.utils.rnn.pad_sequence(
+                            [kept[i] for i in idx], batch_first=True
+                        )
+                    else:
+                        batch = collate([Row(ids[i]) for i in idx], pad)["input_ids"]
+                        states = self.model.encoder(
+                            input_ids=batch.to(device), attention_mask=attention
+                        ).last_hidden_state
+                    logits = self.model.post_logits(states, attention)
+                for i, probs in zip(idx, logits.float().softmax(-1).tolist(), strict=True):
+                    out[i] = probs
         return [dict(zip(CLASSES, probs, strict=True)) for probs in out]

@@ -33,7 +33,7 @@ NEGATION_CUES = frozenset(
     ["no", "not", "n't", "never", "without", "zero", "none", "nobody", "nothing", "nor"]
     + ["neither", "cannot"]
 )
-_CACHE = 8192  # docs kept per process (the latest batches: the engine reads each post twice)
+_CACHE = 2560  # docs kept per process: one engine group (<= 2048 posts) and some slack
 
 __all__ = ["Linguistic", "aspect_key", "canonical_aspect", "linguistic_for"]
 

@@ -306,6 +306,7 @@ def embed(texts: list[str], batch_size: int = 128):
             batch = tokenizer(
                 texts[i : i + batch_size],
                 padding=True,
+                pad_to_multiple_of=16,  # few distinct shapes: oneDNN caches few kernels
                 truncation=True,
                 max_length=64,
                 return_tensors="pt",
