@@ -135,6 +135,20 @@ def privacy_pass(limit: int | None = None) -> tuple[int, float]:
     return len(records), time.perf_counter() - started
 
 
+def _timed_runs(
+    one_pass: Callable[[], float], n: int, repeats: int, name: str, say, unit: str = "posts"
+) -> list[float]:
+    """Items/s of `repeats` passes (each returns its seconds), each reported as it ends."""
+    rates = []
+    for r in range(repeats):
+        seconds = one_pass()
+        rates.append(n / seconds)
+        say(
+            f"{name} run {r + 1}/{repeats}: {n} {unit} in {seconds:.1f}s ({rates[-1]:.1f} {unit}/s)"
+        )
+    return rates
+
+
 def run_bench(
     limit: int | None = None,
     naive_limit: int = 300,
@@ -162,14 +176,9 @@ def run_bench(
     mapper([{"term": "seat", "aspect": "seat"}])  # loads the encoder before timing
     say(f"models loaded in {time.perf_counter() - t:.1f}s ({engine.version})")
     fast_pass(engine, texts[:256], brands, mapper)  # warm-up: allocator, kernels
-    runs = []
-    for r in range(repeats):
-        seconds = fast_pass(engine, texts, brands, mapper)
-        runs.append(len(texts) / seconds)
-        say(
-            f"batched run {r + 1}/{repeats}: {len(texts)} posts in {seconds:.1f}s "
-            f"({runs[-1]:.0f} posts/s)"
-        )
+    runs = _timed_runs(
+        lambda: fast_pass(engine, texts, brands, mapper), len(texts), repeats, "batched", say
+    )
     peak = _peak_rss_mb()
     from opinion.nlp.taxonomy import taxonomy_for
 
@@ -178,26 +187,17 @@ def run_bench(
     )
     say(f"spaCy layer alone: {ling:.3f} CPU ms/post (included in the batched runs)")
     naive_texts = texts[:naive_limit]
-    naive_runs = []
-    for r in range(repeats):
-        seconds = naive_pass(engine, naive_texts)
-        naive_runs.append(len(naive_texts) / seconds)
-        say(
-            f"naive run {r + 1}/{repeats}: {len(naive_texts)} posts in {seconds:.1f}s "
-            f"({naive_runs[-1]:.1f} posts/s)"
-        )
+    naive_runs = _timed_runs(
+        lambda: naive_pass(engine, naive_texts), len(naive_texts), repeats, "naive", say
+    )
     fast, naive = statistics.median(runs), statistics.median(naive_runs)
     result: dict = {}
     if corpus == "reviews":
         reviews = review_texts(reviews_path, reviews_limit)
-        review_runs = []
-        for r in range(repeats):
-            seconds = fast_pass(engine, reviews, brands, mapper)
-            review_runs.append(len(reviews) / seconds)
-            say(
-                f"reviews run {r + 1}/{repeats}: {len(reviews)} reviews in {seconds:.1f}s "
-                f"({review_runs[-1]:.1f} reviews/s)"
-            )
+        review_runs = _timed_runs(
+            lambda: fast_pass(engine, reviews, brands, mapper), len(reviews), repeats, "reviews",
+            say, unit="reviews",
+        )  # fmt: skip
         per_s = statistics.median(review_runs)
         tokens = token_count(engine, reviews)
         result = {
