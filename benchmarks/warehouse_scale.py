@@ -12,8 +12,11 @@ collect stage now picks (`lake.period_keys`: month partitions for thin months).
 
 Each load runs `opinion.warehouse.load_lake` in a fresh subprocess; peak RSS is that process's
 own `ru_maxrss`. Steps: full load (empty warehouse), no-op load, incremental load after one day's
-partition is rewritten (some polarities flipped), `publish` alone (checks + file copy), and
-the dashboard's pages through the real Starlette app (`httpx` transport, 20 requests each).
+partition is rewritten (some polarities flipped; this first change after a full load also
+creates the second snapshot slot, a whole-file copy), a second incremental load after another
+day is rewritten (the steady state: a delta publish; this is the "1 changed day" column),
+`publish` alone (checks + delta), and the dashboard's pages through the real Starlette app
+(`httpx` transport, 20 requests each).
 Prints a Markdown table (for docs/warehouse.md) and writes JSON next to the lakes.
 """
 
@@ -50,12 +53,13 @@ s = Settings(data_dir=root, lake_dir=root / "lake", warehouse=root / "wh" / "opi
              state_dir=root / "state", brands_file=Path(sys.argv[3]))
 t0 = time.monotonic()
 if sys.argv[2] == "publish":
+    from opinion.warehouse.publish import LAST_PUBLISH
     publish(s, max_age_days=None)
-    out = {}
+    out = {"publish_mode": LAST_PUBLISH["mode"], "timings": LAST_PUBLISH["seconds"]}
 else:
     r = load_lake(s, max_age_days=None, rebuild=sys.argv[2] == "rebuild")
     out = {"partitions": len(r.partitions_loaded), "published": r.published is not None,
-           "aggregates": r.aggregates, "timings": r.timings}
+           "publish_mode": r.publish_mode, "aggregates": r.aggregates, "timings": r.timings}
 out["seconds"] = time.monotonic() - t0
 import resource
 usage = resource.getrusage(resource.RUSAGE_SELF)
@@ -194,10 +198,11 @@ def run_load(root: Path, mode: str, brands: Path) -> dict:
     return report
 
 
-def touch_one_day(root: Path) -> str:
-    """Rewrite the newest day partition with a third of its mention polarities flipped."""
+def touch_one_day(root: Path, back: int = 1) -> str:
+    """Rewrite the `back`-th newest day partition with a quarter of its mention polarities
+    set to negative."""
     parts = lake.list_partitions(root / "lake", "mentions")
-    part = parts[-1]
+    part = parts[-back]
     posts = pq.read_table(part.file("posts"))
     mentions = pq.read_table(part.file("mentions"))
     flip = pc.equal(pc.bit_wise_and(pa.array(range(mentions.num_rows)), 3), 0)
@@ -250,7 +255,11 @@ def bench_pages(root: Path, brands: Path, n: int = 20) -> dict[str, dict[str, fl
 def measure(root: Path, brands: Path, pages: bool) -> dict:
     res = {"full": run_load(root, "load", brands)}
     res["noop"] = run_load(root, "load", brands)
-    res["touched"] = touch_one_day(root)
+    # the first change after a full load also creates the second snapshot slot (a copy);
+    # the second one is the steady state: a delta publish
+    res["touched"] = [touch_one_day(root, 1)]
+    res["incremental_first"] = run_load(root, "load", brands)
+    res["touched"].append(touch_one_day(root, 2))
     res["incremental"] = run_load(root, "load", brands)
     res["publish"] = run_load(root, "publish", brands)
     writer = root / "wh" / "opinion.writer.duckdb"
@@ -306,7 +315,7 @@ def table(results: dict) -> str:
         pages = r.get("pages") or {}
         slow = max(pages.items(), key=lambda kv: kv[1]["p95"], default=None)
         slow_s = f"{slow[0]} {slow[1]['p95']:.0f} ms" if slow else "–"
-        rss = max(r[k]["rss_mb"] for k in ("full", "noop", "incremental", "publish"))
+        rss = max(r[k]["rss_mb"] for k in ("full", "noop", "incremental", "publish") if k in r)
         rows.append(
             f"| {name} | {r['lake']['posts']:,} | {r['lake']['mentions']:,} "
             f"| {r['lake']['partitions']:,} | {r['full']['wall']:.1f} s "

@@ -61,7 +61,8 @@ class Snapshot:
                 if self._con is not None:
                     self._retired.append((time.monotonic(), self._con))
                 self._con, self._key = con, key
-                self._close_retired(older_than=RETIRE_GRACE_S)
+            if self._retired:  # on every request: the loader can write a slot only once
+                self._close_retired(older_than=RETIRE_GRACE_S)  # no reader holds it
             return self._con
 
     def _close_retired(self, older_than: float) -> None:

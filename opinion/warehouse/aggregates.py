@@ -27,6 +27,8 @@ from pathlib import Path
 
 import duckdb
 
+from opinion.warehouse import changes
+
 #: Seconds the last `_issues` call took (the load reports it: it is the one aggregate step
 #: whose cost follows the whole history, not the change).
 LAST_TIMINGS: dict[str, float] = {}
@@ -273,6 +275,8 @@ def rebuild(
             con.execute(_VERBATIMS_ALL)
         _replace_issues(con, issues)
         _mark_fresh(con, signature or params_signature(params))
+        if _has_table(con, "change_log"):  # the next publish copies the file
+            changes.log_full(con)
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
@@ -395,6 +399,8 @@ def refresh(con: duckdb.DuckDBPyConnection, settings_or_params, *, full: bool = 
             con.execute(_AGG_GROUPS, [lo, hi, int(params.min_mentions)])
             con.execute(_VERBATIMS_GROUPS, [lo, hi])
         _replace_issues(con, issues)
+        if _has_table(con, "change_log"):
+            changes.log_groups(con, "_g")
         con.execute("DROP TABLE _g")
         _mark_fresh(con, signature)
         con.execute("COMMIT")

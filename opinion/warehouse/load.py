@@ -47,8 +47,9 @@ from opinion.lake import (
     list_rejects,
     partition_fingerprint,
 )
+from opinion.warehouse import changes
 from opinion.warehouse.migrate import connect
-from opinion.warehouse.publish import publish, snapshot_generation
+from opinion.warehouse.publish import LAST_PUBLISH, publish, snapshot_generation
 from opinion.warehouse.quality import DEFAULT_MAX_AGE_DAYS, CheckResult, run_checks
 from opinion.warehouse.resources import apply_limits
 
@@ -162,6 +163,7 @@ class LoadReport:
     dup_of_changed: int = 0
     checks: list[CheckResult] = field(default_factory=list)
     published: Path | None = None
+    publish_mode: str = ""  # how the snapshot was written: delta (changed rows) or copy
     aggregates: str = "none"  # what aggregates.refresh did: none, groups or rebuild
     seconds: float = 0.0
     timings: dict[str, float] = field(default_factory=dict)  # seconds per step
@@ -387,6 +389,7 @@ def _merge_batch(con: duckdb.DuckDBPyConnection, parts: list[_Part], started: fl
                 loaded_at = excluded.loaded_at
             """
         )
+        changes.log_partitions(con, "_batch", "lake_path")
         bump_generation(con)
         con.execute("DROP TABLE _p")
         con.execute("DROP TABLE _m")
@@ -532,6 +535,7 @@ def _apply_fresh_dup_of(con: duckdb.DuckDBPyConnection) -> int:
         "USING (post_id) WHERE p.dup_of IS DISTINCT FROM f.dup_of"
     )
     n = _count(con, "SELECT count(*) FROM _chg")
+    changes.log_posts(con, "_chg", n)
     if n:
         con.execute(
             "INSERT INTO pending_agg_groups SELECT DISTINCT brand, day FROM _chg "
@@ -717,6 +721,9 @@ def load_lake(
             )
             report.published = Path(settings.warehouse)
             lap("checks_and_publish")
+            report.publish_mode = str(LAST_PUBLISH.get("mode", ""))
+            steps = LAST_PUBLISH.get("seconds") or {}
+            report.timings.update({f"publish.{k}": v for k, v in steps.items()})  # type: ignore[union-attr]
         elif raw_rows is not None or freshness_required:  # the caller asked for the checks
             report.checks = run_checks(
                 con,
