@@ -98,17 +98,28 @@ FULL_DEDUP_SHARE = 0.25
 #: 17 keys, so 2 per post means roughly an eighth of the posts or more changed).
 FULL_DEDUP_KEYS_PER_POST = 2
 
-# queue the (brand, day) groups and duplicate keys of the posts in {src} for the refresh
-_QUEUE_SQL = """
+# queue the (brand, day) groups of the posts in {src} for the aggregate refresh
+_QUEUE_GROUPS_SQL = """
 INSERT INTO pending_agg_groups
 SELECT DISTINCT brand, CAST(timezone('UTC', created_at) AS DATE) FROM {src}
-WHERE brand IS NOT NULL AND created_at IS NOT NULL;
+WHERE brand IS NOT NULL AND created_at IS NOT NULL
+"""
+
+# queue the duplicate keys of the posts whose dedup identity (id, time, keys) a merge changed:
+# new posts, removed posts, and posts whose created_at, text_hash or bands differ. A partition
+# rewritten with the same posts (a polarity fix, a re-extraction) queues nothing, so the
+# dup_of refresh skips its scans of the whole table
+_QUEUE_KEYS_SQL = """
 INSERT INTO pending_dedup_keys
+WITH old AS (SELECT post_id, created_at, text_hash, minhash_bands FROM _old),
+new AS (SELECT post_id, created_at, text_hash, minhash_bands FROM _p),
+moved AS ((SELECT * FROM old EXCEPT SELECT * FROM new)
+          UNION ALL (SELECT * FROM new EXCEPT SELECT * FROM old))
 SELECT DISTINCT k FROM (
-    SELECT 'h:' || text_hash AS k FROM {src} WHERE text_hash IS NOT NULL
+    SELECT 'h:' || text_hash AS k FROM moved WHERE text_hash IS NOT NULL
     UNION ALL
-    SELECT 'b:' || unnest(minhash_bands) FROM {src}
-) WHERE k IS NOT NULL;
+    SELECT 'b:' || unnest(minhash_bands) FROM moved
+) WHERE k IS NOT NULL
 """
 
 
@@ -362,8 +373,9 @@ def _merge_batch(con: duckdb.DuckDBPyConnection, parts: list[_Part], started: fl
             "WHERE lake_partition IN (SELECT lake_path FROM _batch) "
             "OR post_id IN (SELECT post_id FROM _p)"
         )
-        con.execute(_QUEUE_SQL.format(src="_old"))
-        con.execute(_QUEUE_SQL.format(src="_p"))
+        con.execute(_QUEUE_GROUPS_SQL.format(src="_old"))
+        con.execute(_QUEUE_GROUPS_SQL.format(src="_p"))
+        con.execute(_QUEUE_KEYS_SQL)
         con.execute("DELETE FROM mentions WHERE post_id IN (SELECT post_id FROM _old)")
         # delete + plain insert (no ON CONFLICT: much cheaper for big batches); every row
         # written here was deleted first, so no key can collide

@@ -176,3 +176,27 @@ def test_kill_mid_batch_leaves_nothing_and_rerun_loads_all(settings, tmp_path):
             len(rows),
         )
         assert con.execute("SELECT sum(mentions) FROM agg_daily").fetchone()[0] == 2 * len(rows)
+
+
+def test_a_rewrite_with_the_same_posts_queues_no_duplicate_keys(settings):
+    from opinion.warehouse.load import LoadReport, load_into
+
+    make_lake(settings.lake_dir, days=2, per_day=3)
+    load_lake(settings)
+    posts = [post_row("twitter", "2015-02-20", i) for i in range(3)]
+    mentions = mention_rows(posts)
+    mentions[0]["polarity"] = "negative"  # same posts, one mention re-read
+    write_mentions(settings.lake_dir, "twitter", "2015-02-20", posts, mentions)
+    with connect(settings.writer_warehouse) as con:
+        load_into(con, settings.lake_dir, LoadReport())
+        assert con.execute("SELECT count(*) FROM pending_dedup_keys").fetchone()[0] == 0
+        groups = con.execute("SELECT DISTINCT brand, day FROM pending_agg_groups").fetchall()
+        assert len(groups) == 1
+    posts[1]["text_hash"] = "changed"  # one post's text changed: its old and new keys
+    write_mentions(settings.lake_dir, "twitter", "2015-02-20", posts, mentions)
+    with connect(settings.writer_warehouse) as con:
+        load_into(con, settings.lake_dir, LoadReport())
+        keys = {k for (k,) in con.execute("SELECT k FROM pending_dedup_keys").fetchall()}
+    old = post_row("twitter", "2015-02-20", 1)
+    assert keys == {"h:changed", "h:" + old["text_hash"]} | {"b:" + b for b in old["minhash_bands"]}
+    assert load_lake(settings).dup_of_changed == 0
