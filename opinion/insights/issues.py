@@ -54,20 +54,29 @@ def rate_test(x: int, volume: int, base_negatives: int, base_volume: int) -> flo
     return float(binom.sf(x - 1, x + base_negatives, q))
 
 
-def _window_counts(con, p: IssueParams, end_us: int, n_windows: int):
+#: The eligible mentions (brand, touchpoint, category, polarity, created_at) read from the
+#: mentions × posts join; `verbatims` (the same rows, pre-joined by the loader) is the cheap
+#: alternative when it is current (`detect(..., source="verbatims")`).
+JOINED = f"""(SELECT p.brand, coalesce(m.touchpoint, 'other') AS touchpoint,
+       coalesce(m.category, 'other') AS category, m.polarity, p.created_at {ELIGIBLE})"""
+
+
+def _window_counts(con, p: IssueParams, end_us: int, n_windows: int, source: str = JOINED):
     """({brand: {k: volume}}, {(brand, tp, cat): {k: (negatives, mentions)}}), k < n_windows."""
     w_us = p.window_hours * 3600 * 1_000_000
     since_us = end_us - n_windows * w_us
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
     rows = con.execute(
         f"""
-        SELECT p.brand, coalesce(m.touchpoint, 'other'), coalesce(m.category, 'other'),
-               CAST(floor((? - epoch_us(p.created_at)) / ?) AS INTEGER) AS k,
+        SELECT brand, touchpoint, category,
+               CAST(floor((? - epoch_us(created_at)) / ?) AS INTEGER) AS k,
                count(*) AS mentions,
-               count(*) FILTER (WHERE m.polarity = 'negative') AS negatives
-        {ELIGIBLE} AND epoch_us(p.created_at) > ?
+               count(*) FILTER (WHERE polarity = 'negative') AS negatives
+        FROM {source} e
+        WHERE created_at > ?
         GROUP BY ALL
         """,
-        [end_us, w_us, since_us],
+        [end_us, w_us, epoch + timedelta(microseconds=since_us)],
     ).fetchall()
     volume: dict[str, dict[int, int]] = {}
     negatives: dict[tuple[str, str, str], dict[int, tuple[int, int]]] = {}
@@ -105,12 +114,17 @@ def exposure(volume: dict[int, int], counts: dict[int, tuple[int, int]], k: int)
 
 
 def detect(
-    con: duckdb.DuckDBPyConnection, p: IssueParams, min_volume: int | None = None
+    con: duckdb.DuckDBPyConnection,
+    p: IssueParams,
+    min_volume: int | None = None,
+    source: str = JOINED,
 ) -> list[tuple]:
-    """The `issue_windows` rows (latest `history_windows` windows per brand × category)."""
+    """The `issue_windows` rows (latest `history_windows` windows per brand × category).
+    `source`: the eligible mentions, `JOINED` or the name of a table with the same columns
+    (the loader passes `verbatims`, refreshed just before: no join of all mentions)."""
     floor_volume = next(v for v in (p.min_volume, min_volume, MIN_MENTIONS) if v is not None)
     bounds = con.execute(
-        f"SELECT epoch_us(min(p.created_at)), epoch_us(max(p.created_at)) {ELIGIBLE}"
+        f"SELECT epoch_us(min(created_at)), epoch_us(max(created_at)) FROM {source} e"
     ).fetchone()
     if not bounds or bounds[1] is None:
         return []
@@ -120,7 +134,7 @@ def detect(
     # only whole windows inside the data, and never more than the bounded horizon
     horizon = p.history_windows + p.lookback_windows
     n_windows = max(1, min(horizon, int((end - first) / width)))
-    volume, negatives = _window_counts(con, p, bounds[1], n_windows)
+    volume, negatives = _window_counts(con, p, bounds[1], n_windows, source)
     tested = min(n_windows, p.history_windows)
     out = []
     for (brand, tp, cat), counts in sorted(negatives.items()):

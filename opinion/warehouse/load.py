@@ -366,12 +366,19 @@ def _merge_batch(con: duckdb.DuckDBPyConnection, parts: list[_Part], started: fl
             "SEMI JOIN _p USING (post_id, lake_partition) QUALIFY row_number() "
             "OVER (PARTITION BY mention_id ORDER BY confidence DESC NULLS LAST) = 1"
         )
-        # what these partitions held before, and any older row of the posts they hold now
+        # what these partitions held before, and any older row of the posts they hold now.
+        # Row ids first, then the columns of those rows only: a join filter is not pushed
+        # into the scan, so selecting the columns directly reads them for every post
+        # (4-7 s instead of 0.3 s at 9 M posts)
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE _old_rows AS SELECT rowid AS rid FROM posts "
+            "WHERE lake_partition IN (SELECT lake_path FROM _batch) "
+            "OR post_id IN (SELECT post_id FROM _p)"
+        )
         con.execute(
             "CREATE OR REPLACE TEMP TABLE _old AS "
             "SELECT post_id, brand, created_at, text_hash, minhash_bands FROM posts "
-            "WHERE lake_partition IN (SELECT lake_path FROM _batch) "
-            "OR post_id IN (SELECT post_id FROM _p)"
+            "WHERE rowid IN (SELECT rid FROM _old_rows)"
         )
         con.execute(_QUEUE_GROUPS_SQL.format(src="_old"))
         con.execute(_QUEUE_GROUPS_SQL.format(src="_p"))
@@ -406,6 +413,7 @@ def _merge_batch(con: duckdb.DuckDBPyConnection, parts: list[_Part], started: fl
         con.execute("DROP TABLE _p")
         con.execute("DROP TABLE _m")
         con.execute("DROP TABLE _old")
+        con.execute("DROP TABLE _old_rows")
 
     try:
         _in_transaction(con, label, body)
@@ -730,6 +738,7 @@ def load_lake(
                 raw_rows=raw_rows,
                 max_age_days=max_age_days,
                 freshness_required=freshness_required,
+                full_checks=rebuild,
             )
             report.published = Path(settings.warehouse)
             lap("checks_and_publish")

@@ -24,6 +24,7 @@ import logging
 import os
 import shutil
 import time
+from datetime import datetime
 from pathlib import Path
 
 import duckdb
@@ -198,36 +199,46 @@ def _schema_version(con: duckdb.DuckDBPyConnection, schema: str) -> int:
     return int(row[0]) if row else 0
 
 
+# what to replace in the slot `pub` (rows of the writer `main` by rowid: selecting wide rows
+# through a join reads every row's columns; a rowid filter reads only the rows it names)
 _DELTA_SQL = """
 CREATE OR REPLACE TEMP TABLE _parts AS
     SELECT DISTINCT key AS lake_path FROM change_log WHERE seq > $since AND kind = 'partition';
 CREATE OR REPLACE TEMP TABLE _groups AS
     SELECT DISTINCT key AS brand, day FROM change_log WHERE seq > $since AND kind = 'group';
 CREATE OR REPLACE TEMP TABLE _write AS
-    SELECT post_id FROM main.posts WHERE lake_partition IN (SELECT lake_path FROM _parts)
-    UNION
-    SELECT post_id FROM main.posts WHERE post_id IN (
-        SELECT key FROM change_log WHERE seq > $since AND kind = 'post');
+    SELECT rowid AS rid, post_id FROM main.posts
+    WHERE lake_partition IN (SELECT lake_path FROM _parts)
+       OR post_id IN (SELECT key FROM change_log WHERE seq > $since AND kind = 'post');
+CREATE OR REPLACE TEMP TABLE _write_m AS
+    SELECT rowid AS rid FROM main.mentions WHERE post_id IN (SELECT post_id FROM _write);
 CREATE OR REPLACE TEMP TABLE _drop AS
     SELECT post_id FROM pub.posts
     WHERE lake_partition IN (SELECT lake_path FROM _parts)
        OR post_id IN (SELECT post_id FROM _write);
+CREATE OR REPLACE TEMP TABLE _write_agg AS
+    SELECT t.rowid AS rid FROM main.agg_daily t SEMI JOIN _groups USING (brand, day);
+CREATE OR REPLACE TEMP TABLE _write_verb AS
+    SELECT t.rowid AS rid FROM main.verbatims t SEMI JOIN _groups USING (brand, day);
 """
 
 _DELTA_WRITE_SQL = """
 DELETE FROM pub.mentions WHERE post_id IN (SELECT post_id FROM _drop);
 DELETE FROM pub.posts WHERE post_id IN (SELECT post_id FROM _drop);
 INSERT INTO pub.posts BY NAME
-    SELECT * FROM main.posts WHERE post_id IN (SELECT post_id FROM _write);
+    SELECT * FROM main.posts WHERE rowid IN (SELECT rid FROM _write);
 INSERT INTO pub.mentions BY NAME
-    SELECT * FROM main.mentions WHERE post_id IN (SELECT post_id FROM _write);
+    SELECT * FROM main.mentions WHERE rowid IN (SELECT rid FROM _write_m);
 DELETE FROM pub.agg_daily t USING _groups g WHERE t.brand = g.brand AND t.day = g.day;
-INSERT INTO pub.agg_daily BY NAME SELECT * FROM main.agg_daily SEMI JOIN _groups USING (brand, day);
+INSERT INTO pub.agg_daily BY NAME
+    SELECT * FROM main.agg_daily WHERE rowid IN (SELECT rid FROM _write_agg);
 DELETE FROM pub.verbatims t USING _groups g WHERE t.brand = g.brand AND t.day = g.day;
 INSERT INTO pub.verbatims BY NAME
-    SELECT * FROM main.verbatims SEMI JOIN _groups USING (brand, day)
+    SELECT * FROM main.verbatims WHERE rowid IN (SELECT rid FROM _write_verb)
     ORDER BY brand, day;
 """
+
+_DELTA_TEMPS = ("_parts", "_groups", "_write", "_write_m", "_drop", "_write_agg", "_write_verb")
 
 
 def sync_slot(con: duckdb.DuckDBPyConnection, slot: Path, seq: int) -> str | None:
@@ -281,7 +292,7 @@ def sync_slot(con: duckdb.DuckDBPyConnection, slot: Path, seq: int) -> str | Non
             con.execute("ROLLBACK")
             raise
         con.execute("CHECKPOINT pub")
-        for temp in ("_parts", "_groups", "_write", "_drop"):
+        for temp in _DELTA_TEMPS:
             con.execute(f"DROP TABLE IF EXISTS {temp}")
         return None
     finally:
@@ -300,8 +311,12 @@ def publish(
     raw_rows: int | None = None,
     max_age_days: float | None = DEFAULT_MAX_AGE_DAYS,
     freshness_required: bool = False,
+    full_checks: bool = False,
 ) -> list[CheckResult]:
     """Run the quality checks on the writer database and, if they pass, publish it.
+
+    The row checks read the rows written since the last checks that passed
+    (`load_state.checks_through`); `full_checks=True` (a rebuild) reads every row.
 
     `con` is an open read-write connection to `settings.writer_warehouse` (the loader's); it is
     closed here in every case. Without one, the writer file is opened (and migrated) here.
@@ -324,12 +339,18 @@ def publish(
         clock = now
 
     try:
+        row = con.execute("SELECT now()").fetchone()
+        checked_at = row[0] if row else None
+        through = None if full_checks else _state(con, "main", "checks_through")
         results = run_checks(
             con,
             raw_rows,
             max_age_days=max_age_days,
             freshness_required=freshness_required,
+            since=datetime.fromisoformat(through) if through else None,
         )
+        if checked_at is not None:  # the rows written before now have passed
+            _set_state(con, "checks_through", checked_at.isoformat())
         lap("checks")
         seq = changes.last_seq(con)
         _set_state(con, "change_seq", str(seq))

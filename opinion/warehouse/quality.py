@@ -43,28 +43,49 @@ class QualityError(Exception):
         return [r for r in self.results if r.required and not r.passed]
 
 
-def _one(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None):
+def _one(con: duckdb.DuckDBPyConnection, sql: str, params: list | dict | None = None):
     row = con.execute(sql, params or []).fetchone()
     return None if row is None else row[0]
 
 
-def check_null_keys(con: duckdb.DuckDBPyConnection) -> CheckResult:
+def _new_rows(table: str, since: datetime | None, alias: str | None = None) -> str:
+    """`table AS alias`, or only its rows written since `since` (a subquery, same alias)."""
+    name = alias or table
+    if since is None:
+        return f"{table} {name}"
+    return f"(SELECT * FROM {table} WHERE loaded_at >= $since) {name}"
+
+
+def _params(since: datetime | None, **more: object) -> dict:
+    return {**({"since": since} if since is not None else {}), **more}
+
+
+def check_null_keys(con: duckdb.DuckDBPyConnection, since: datetime | None = None) -> CheckResult:
+    posts, mentions, rejects = (_new_rows(t, since) for t in ("posts", "mentions", "rejects"))
+    p = _params(since)
     counts = {
-        "posts.post_id": _one(con, "SELECT count(*) FROM posts WHERE post_id IS NULL"),
-        "posts.source": _one(con, "SELECT count(*) FROM posts WHERE source IS NULL"),
-        "mentions.mention_id": _one(con, "SELECT count(*) FROM mentions WHERE mention_id IS NULL"),
-        "mentions.post_id": _one(con, "SELECT count(*) FROM mentions WHERE post_id IS NULL"),
-        "rejects.reject_id": _one(con, "SELECT count(*) FROM rejects WHERE reject_id IS NULL"),
+        "posts.post_id": _one(con, f"SELECT count(*) FROM {posts} WHERE post_id IS NULL", p),
+        "posts.source": _one(con, f"SELECT count(*) FROM {posts} WHERE source IS NULL", p),
+        "mentions.mention_id": _one(
+            con, f"SELECT count(*) FROM {mentions} WHERE mention_id IS NULL", p
+        ),
+        "mentions.post_id": _one(con, f"SELECT count(*) FROM {mentions} WHERE post_id IS NULL", p),
+        "rejects.reject_id": _one(
+            con, f"SELECT count(*) FROM {rejects} WHERE reject_id IS NULL", p
+        ),
     }
     bad = {k: v for k, v in counts.items() if v}
     return CheckResult("no_null_keys", not bad, f"null keys: {bad}" if bad else "no null keys")
 
 
-def check_mentions_have_posts(con: duckdb.DuckDBPyConnection) -> CheckResult:
+def check_mentions_have_posts(
+    con: duckdb.DuckDBPyConnection, since: datetime | None = None
+) -> CheckResult:
     orphans = _one(
         con,
-        "SELECT count(*) FROM mentions m WHERE NOT EXISTS "
+        f"SELECT count(*) FROM {_new_rows('mentions', since, 'm')} WHERE NOT EXISTS "
         "(SELECT 1 FROM posts p WHERE p.post_id = m.post_id)",
+        _params(since),
     )
     return CheckResult(
         "mentions_have_posts",
@@ -73,18 +94,21 @@ def check_mentions_have_posts(con: duckdb.DuckDBPyConnection) -> CheckResult:
     )
 
 
-def check_polarity_values(con: duckdb.DuckDBPyConnection) -> CheckResult:
+def check_polarity_values(
+    con: duckdb.DuckDBPyConnection, since: datetime | None = None
+) -> CheckResult:
     allowed = list(POLARITIES)
     bad_posts = _one(
         con,
-        "SELECT count(*) FROM posts "
-        "WHERE sentiment IS NOT NULL AND NOT list_contains(?, sentiment)",
-        [allowed],
+        f"SELECT count(*) FROM {_new_rows('posts', since)} "
+        "WHERE sentiment IS NOT NULL AND NOT list_contains($allowed, sentiment)",
+        _params(since, allowed=allowed),
     )
     bad_mentions = _one(
         con,
-        "SELECT count(*) FROM mentions WHERE polarity IS NULL OR NOT list_contains(?, polarity)",
-        [allowed],
+        f"SELECT count(*) FROM {_new_rows('mentions', since)} "
+        "WHERE polarity IS NULL OR NOT list_contains($allowed, polarity)",
+        _params(since, allowed=allowed),
     )
     ok = not bad_posts and not bad_mentions
     detail = f"{bad_posts} posts.sentiment and {bad_mentions} mentions.polarity outside {allowed}"
@@ -158,14 +182,18 @@ def run_checks(
     max_age_days: float | None = DEFAULT_MAX_AGE_DAYS,
     freshness_required: bool = False,
     raise_on_failure: bool = True,
+    since: datetime | None = None,
 ) -> list[CheckResult]:
     """Run every check. `raw_rows` (rows in the raw lake) turns on the reconciliation;
     `max_age_days=None` turns freshness off, `freshness_required=True` makes it blocking.
+    `since`: the row checks (null keys, orphans, polarity values) read only the rows written
+    (`loaded_at`) since then: the publish passes the time of the last checks that passed, so
+    their cost follows the change. The share and reconciliation checks read every row.
     Raises `QualityError` when a required check fails (unless `raise_on_failure=False`)."""
     results = [
-        check_null_keys(con),
-        check_mentions_have_posts(con),
-        check_polarity_values(con),
+        check_null_keys(con, since),
+        check_mentions_have_posts(con, since),
+        check_polarity_values(con, since),
         check_sentiment_shares(con),
     ]
     if raw_rows is not None:

@@ -120,3 +120,39 @@ def test_reader_not_blocked_during_load(settings, tmp_path):
     assert loader.returncode == 0, err
     assert int(out) == 2
     assert published_count(settings, "mentions") == 24
+
+
+def test_row_checks_read_the_rows_written_since_the_last_passed_checks(settings):
+    import pytest as _pytest
+
+    make_lake(settings.lake_dir, days=1, per_day=3)
+    load_lake(settings, max_age_days=None)
+    with connect(settings.writer_warehouse) as con:
+        through = con.execute(
+            "SELECT value FROM load_state WHERE key = 'checks_through'"
+        ).fetchone()[0]
+        # an orphan written before the last passed checks: not read again by the next ones
+        con.execute(
+            "INSERT INTO mentions (mention_id, post_id, polarity, loaded_at) "
+            "VALUES ('old', 'nope', 'positive', TIMESTAMPTZ '2001-01-01 00:00:00+00')"
+        )
+    write_mentions(
+        settings.lake_dir, "twitter", "2015-03-02", [post_row("twitter", "2015-03-02", 0)]
+    )
+    load_lake(settings, max_age_days=None)  # passes: the new rows are fine
+    with connect(settings.writer_warehouse) as con:
+        assert (
+            con.execute("SELECT value FROM load_state WHERE key = 'checks_through'").fetchone()[0]
+            > through
+        )
+        con.execute(
+            "INSERT INTO mentions (mention_id, post_id, polarity, loaded_at) "
+            "VALUES ('new', 'nope', 'positive', now())"
+        )
+        with _pytest.raises(QualityError, match="mentions_have_posts"):
+            publish(settings, con, max_age_days=None)
+    with connect(settings.writer_warehouse) as con:
+        con.execute("DELETE FROM mentions WHERE mention_id = 'new'")
+    # a rebuild reads every row again and finds the old one
+    with _pytest.raises(QualityError, match="1 mentions whose post_id is not in posts"):
+        load_lake(settings, max_age_days=None, rebuild=True)
