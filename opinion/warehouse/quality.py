@@ -94,6 +94,25 @@ def check_mentions_have_posts(
     )
 
 
+def check_unique_keys(con: duckdb.DuckDBPyConnection, since: datetime | None = None) -> CheckResult:
+    """posts.post_id and mentions.mention_id are unique (they carry no PRIMARY KEY index, see
+    migration 0008): with `since`, the keys of the rows written since then, else all keys."""
+    counts = {}
+    for table, key in (("posts", "post_id"), ("mentions", "mention_id")):
+        if since is None:
+            sql = f"SELECT count(*) - count(DISTINCT {key}) FROM {table}"
+        else:
+            sql = (
+                f"SELECT coalesce(sum(n - 1), 0) FROM (SELECT {key}, count(*) AS n FROM {table} "
+                f"WHERE {key} IN (SELECT {key} FROM {table} WHERE loaded_at >= $since) "
+                f"GROUP BY {key} HAVING count(*) > 1)"
+            )
+        counts[f"{table}.{key}"] = int(_one(con, sql, _params(since)) or 0)
+    bad = {k: v for k, v in counts.items() if v}
+    detail = f"duplicate keys: {bad}" if bad else "keys unique"
+    return CheckResult("unique_keys", not bad, detail)
+
+
 def check_polarity_values(
     con: duckdb.DuckDBPyConnection, since: datetime | None = None
 ) -> CheckResult:
@@ -186,12 +205,13 @@ def run_checks(
 ) -> list[CheckResult]:
     """Run every check. `raw_rows` (rows in the raw lake) turns on the reconciliation;
     `max_age_days=None` turns freshness off, `freshness_required=True` makes it blocking.
-    `since`: the row checks (null keys, orphans, polarity values) read only the rows written
-    (`loaded_at`) since then: the publish passes the time of the last checks that passed, so
-    their cost follows the change. The share and reconciliation checks read every row.
+    `since`: the row checks (null keys, unique keys, orphans, polarity values) read only the
+    rows written (`loaded_at`) since then: the publish passes the time of the last checks that
+    passed, so their cost follows the change. The share and reconciliation checks read every row.
     Raises `QualityError` when a required check fails (unless `raise_on_failure=False`)."""
     results = [
         check_null_keys(con, since),
+        check_unique_keys(con, since),
         check_mentions_have_posts(con, since),
         check_polarity_values(con, since),
         check_sentiment_shares(con),

@@ -156,3 +156,15 @@ def test_row_checks_read_the_rows_written_since_the_last_passed_checks(settings)
     # a rebuild reads every row again and finds the old one
     with _pytest.raises(QualityError, match="1 mentions whose post_id is not in posts"):
         load_lake(settings, max_age_days=None, rebuild=True)
+
+
+def test_duplicate_keys_fail_the_unique_keys_check(settings):
+    make_lake(settings.lake_dir, days=1, per_day=3)
+    load_lake(settings, max_age_days=None)
+    with connect(settings.writer_warehouse) as con:
+        since = con.execute("SELECT now()").fetchone()[0]
+        assert run_checks(con, max_age_days=None, since=since)  # nothing new: passes
+        con.execute("INSERT INTO posts SELECT * REPLACE (now() AS loaded_at) FROM posts LIMIT 1")
+        with pytest.raises(QualityError, match="unique_keys") as err:
+            run_checks(con, max_age_days=None, since=since)
+    assert "posts.post_id" in str(err.value.failed[0].detail)
