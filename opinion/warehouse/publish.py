@@ -371,6 +371,10 @@ def publish(
         wal = writer.with_name(writer.name + ".wal")
         if wal.exists() and wal.stat().st_size > 0:
             raise RuntimeError(f"{wal} still holds data after CHECKPOINT; not publishing")
+        # nobody opens the slot by its name (readers open the snapshot path), so dropping the
+        # name is safe: a reader still holding its inode keeps reading it, and otherwise the
+        # space is free before the copy needs it (a warehouse-sized file)
+        slot.unlink(missing_ok=True)
         copy_atomically(writer, slot)
         lap("copy")
     link_atomically(slot, dest)
