@@ -17,6 +17,7 @@ GRAINS = ("day", "week")
 SORTS = ("newest", "negative", "engaged")  # verbatims: newest, most negative, most engaged
 MAX_DAYS = 3660
 MAX_PAGE = 1000
+Cursor = tuple[datetime, str]  # (created_at, post_id) of a post: where a keyset page starts
 
 
 @dataclass(frozen=True)
@@ -56,11 +57,16 @@ class Filters:
     sort: str = "newest"
     since: datetime | None = None  # an exact time window (an alert's), exclusive
     until: datetime | None = None  # ... inclusive
+    after: Cursor | None = None  # verbatims (newest sort): the posts older than this one
+    before: Cursor | None = None  # ... the posts newer than this one (the previous page)
     problems: tuple[str, ...] = field(default=())  # messages for the user, already safe text
     unknown: bool = False  # a filter named a value the warehouse does not have: show nothing
 
     def query(self, **override: object) -> str:
-        """The query string for these filters (with overrides), for links between pages."""
+        """The query string for these filters (with overrides), for links between pages.
+
+        A keyset cursor (`after` / `before`) is written only when passed as an override: it
+        belongs to the pager's links, never to a link that changes the filters."""
         f = replace(self, **override)  # type: ignore[arg-type]
         params: list[tuple[str, str]] = []
         for key in ("brand", "touchpoint", "category", "aspect", "polarity", "q"):
@@ -83,7 +89,32 @@ class Filters:
             params.append(("grain", f.grain))
         if f.page != 1:
             params.append(("page", str(f.page)))
+        for key in ("after", "before"):
+            cursor = override.get(key)
+            if cursor:
+                params.append((key, format_cursor(cursor)))  # type: ignore[arg-type]
         return urlencode(params)
+
+
+def format_cursor(cursor: Cursor) -> str:
+    """`2015-02-24T08:18:00.000000Z_<post_id>`: the UTC time, then the post id."""
+    created, post_id = cursor
+    return f"{created.astimezone(UTC):%Y-%m-%dT%H:%M:%S.%fZ}_{post_id}"
+
+
+def _cursor(raw: str | None, what: str, problems: list[str]) -> Cursor | None:
+    if raw is None or raw == "":
+        return None
+    created, _, post_id = raw.partition("_")
+    if len(raw) <= MAX_LEN and post_id and post_id.isprintable():
+        try:
+            value = datetime.fromisoformat(created)
+        except ValueError:
+            pass
+        else:
+            return (value.replace(tzinfo=UTC) if value.tzinfo is None else value), post_id
+    problems.append(f"Ignored {what} “{_short(raw)}” (not a page link of this dashboard).")
+    return None
 
 
 def _short(value: str, n: int = 60) -> str:
@@ -225,6 +256,10 @@ def parse(params, catalog: Catalog, default_brand: str | None = None) -> Filters
         problems.append("Ignored since/until (both are needed, since before until).")
     if not (since and until and since < until):
         since = until = None
+    after = _cursor(params.get("after"), "after", problems)
+    before = _cursor(params.get("before"), "before", problems)
+    if sort != "newest" or (after and before):
+        after = before = None  # keyset pages exist for the newest-first order only
     if since and not (start or end):
         start, end = since.astimezone(UTC).date(), until.astimezone(UTC).date()
     if start and end and outside(catalog, start, end):
@@ -248,6 +283,8 @@ def parse(params, catalog: Catalog, default_brand: str | None = None) -> Filters
         sort=sort,
         since=since,
         until=until,
+        after=after,
+        before=before,
         problems=tuple(problems),
         unknown=u1 or u2 or u3 or u4,
     )
