@@ -598,9 +598,12 @@ ENGAGEMENT_KEYS = (
     "retweet_count", "favorite_count", "like_count", "likes", "reply_count", "replies_count",
     "reblogs_count", "favourites_count", "score", "num_comments", "helpful_votes",
 )  # fmt: skip
-# a constant built from the list above, never from input
-_ENGAGEMENT = " + ".join(
-    f"coalesce(TRY_CAST(json_extract_string(raw, '$.{k}') AS BIGINT), 0)" for k in ENGAGEMENT_KEYS
+# a constant built from the list above, never from input: the sum of the keys that are numbers,
+# from one parse of the record (one json_extract_string per key parsed it 11 times: 3.5x slower)
+_ENGAGEMENT = (
+    "list_sum(list_transform(json_extract_string(raw, ["
+    + ", ".join(f"'$.{k}'" for k in ENGAGEMENT_KEYS)
+    + "]), lambda x: coalesce(TRY_CAST(x AS BIGINT), 0)))"
 )
 # The verbatim queries read the `verbatims` table: the rows of `v_verbatims` (eligible mentions
 # pre-joined with their post) materialised by the loader in (brand, day) order, so a brand and

@@ -40,9 +40,17 @@ WITH hit AS (
 )
 SELECT r.post_id, list_sort(r.matched),
        (SELECT list(mention_id ORDER BY mention_id) FROM v_verbatims v
-        WHERE v.post_id = r.post_id)
+        WHERE v.post_id = r.post_id),
+       (SELECT CASE WHEN json_valid(raw) THEN {engagement} ELSE 0 END FROM posts p
+        WHERE p.post_id = r.post_id),
+       (SELECT text FROM posts p WHERE p.post_id = r.post_id)
 FROM ranked r ORDER BY rk
 """
+# the engagement as the page computed it: one json_extract_string per key
+ENGAGEMENT = " + ".join(
+    f"coalesce(TRY_CAST(json_extract_string(raw, '$.{k}') AS BIGINT), 0)"
+    for k in queries.ENGAGEMENT_KEYS
+)
 RANK = {
     "newest": ("", "h.created_at DESC, h.post_id"),
     "negative": (
@@ -55,7 +63,7 @@ RANK = {
     ),
     "engaged": (
         f"""JOIN (SELECT post_id,
-                         CASE WHEN json_valid(raw) THEN {queries._ENGAGEMENT} ELSE 0 END AS e
+                         CASE WHEN json_valid(raw) THEN {ENGAGEMENT} ELSE 0 END AS e
                   FROM posts WHERE post_id IN (SELECT post_id FROM hit)) s USING (post_id)""",
         "s.e DESC, h.created_at DESC, h.post_id",
     ),
@@ -128,10 +136,11 @@ def client(loaded):
     return TestClient(create_app(loaded))
 
 
-def reference(snapshot, f: filters.Filters) -> list[tuple[str, list[str], list[str]]]:
-    """(post_id, matching mention ids, all mention ids) of every matching post, in order."""
+def reference(snapshot, f: filters.Filters) -> list[tuple]:
+    """(post_id, matching mention ids, all mention ids, engagement, text) of every matching
+    post, in order."""
     join, order = RANK[f.sort]
-    sql = REFERENCE.format(match=queries._MATCH, join=join, order=order)
+    sql = REFERENCE.format(match=queries._MATCH, join=join, order=order, engagement=ENGAGEMENT)
     with snapshot.cursor() as cur:
         return [tuple(r) for r in cur.execute(sql, queries._verbatim_params(f)).fetchall()]
 
@@ -177,14 +186,12 @@ def test_every_page_agrees_with_the_view(snapshot, scope, sort):
     expected = reference(snapshot, f)
     assert expected
     with snapshot.cursor() as cur:
-        assert queries.verbatim_counts(cur, f) == (
-            len(expected), sum(len(m) for _, m, _ in expected)
-        )  # fmt: skip
+        assert queries.verbatim_counts(cur, f) == (len(expected), sum(len(r[1]) for r in expected))
         shown, page = [], queries.verbatim_page(cur, f)
         while True:  # newest: the keyset of the last post; others: the next page number
             shown += [
                 (p.post_id, sorted(m.mention_id for m in p.mentions if m.matched),
-                 sorted(m.mention_id for m in p.mentions))
+                 sorted(m.mention_id for m in p.mentions), p.engagement, p.text)
                 for p in page.posts
             ]  # fmt: skip
             assert len(page.posts) == (PER_PAGE if page.more else len(page.posts))
@@ -197,7 +204,7 @@ def test_every_page_agrees_with_the_view(snapshot, scope, sort):
 
 def test_old_page_links_still_work(snapshot):
     f = parsed(snapshot, brand="united", page="3")
-    expected = [p for p, _, _ in reference(snapshot, f)]
+    expected = [r[0] for r in reference(snapshot, f)]
     assert len(expected) > 2 * PER_PAGE
     with snapshot.cursor() as cur:
         page = queries.verbatim_page(cur, f)
@@ -214,7 +221,7 @@ def _link(html: str, which: str) -> str | None:
 
 
 def test_pager_walks_forward_and_back_by_keyset(client, snapshot):
-    expected = [p for p, _, _ in reference(snapshot, parsed(snapshot, brand="united"))]
+    expected = [r[0] for r in reference(snapshot, parsed(snapshot, brand="united"))]
     r = client.get("/verbatims", params={"brand": "united"})
     assert f'<span id="post-count">{len(expected)}</span>' in r.text
     pages = [_ids(r.text)]
