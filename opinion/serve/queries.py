@@ -628,15 +628,15 @@ _MATCH = f"{_POST_MATCH} AND {_MENTION_MATCH}"
 # whose `day` bound also lets the zone maps skip the row groups of later (earlier) days.
 _NEWEST = {
     None: f"""
-        SELECT post_id, created_at FROM verbatims WHERE {_MATCH}
+        SELECT post_id, epoch_us(created_at) FROM verbatims WHERE {_MATCH}
         ORDER BY created_at DESC, post_id LIMIT $rows""",
     "after": f"""
-        SELECT post_id, created_at FROM verbatims
+        SELECT post_id, epoch_us(created_at) FROM verbatims
         WHERE {_MATCH} AND day <= $kday AND created_at <= $kts
           AND (created_at < $kts OR post_id > $kid)
         ORDER BY created_at DESC, post_id LIMIT $rows""",
     "before": f"""
-        SELECT post_id, created_at FROM verbatims
+        SELECT post_id, epoch_us(created_at) FROM verbatims
         WHERE {_MATCH} AND day >= $kday AND created_at >= $kts
           AND (created_at > $kts OR post_id < $kid)
         ORDER BY created_at, post_id DESC LIMIT $rows""",
@@ -647,17 +647,17 @@ _NEWEST = {
 # table), in one pass that also tells which posts have a matching mention.
 _RANKED = {
     "negative": f"""
-        SELECT post_id, any_value(created_at) AS created_at
+        SELECT post_id, epoch_us(any_value(created_at)) AS us
         FROM verbatims WHERE {_POST_MATCH}
         GROUP BY post_id
         HAVING bool_or({_MENTION_MATCH})
         ORDER BY (count(*) FILTER (WHERE polarity = 'positive')
                   - count(*) FILTER (WHERE polarity = 'negative')) / count(*),
-                 count(*) FILTER (WHERE polarity = 'negative') DESC, created_at DESC, post_id
+                 count(*) FILTER (WHERE polarity = 'negative') DESC, us DESC, post_id
         LIMIT $rows OFFSET $offset""",
     "engaged": f"""
         WITH hit AS (SELECT DISTINCT post_id, created_at FROM verbatims WHERE {_MATCH})
-        SELECT h.post_id, h.created_at
+        SELECT h.post_id, epoch_us(h.created_at)
         FROM hit h JOIN (
             SELECT post_id, CASE WHEN json_valid(raw) THEN {_ENGAGEMENT} ELSE 0 END AS engagement
             FROM posts
@@ -751,6 +751,16 @@ def _utc_day_bounds(start: date, end: date) -> tuple[datetime, datetime]:
     return lo, datetime.combine(end + timedelta(days=1), datetime.min.time(), UTC)
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _keys(rows) -> list[Cursor]:
+    """(created_at, post_id) from (post_id, epoch µs) rows, first occurrence of each post, in
+    order. Times come as integers: converting thousands of TIMESTAMPTZ values costs more than
+    the query."""
+    return [(_EPOCH + timedelta(microseconds=us), pid) for pid, us in dict.fromkeys(rows)]
+
+
 def _newest(cur, f: Filters, params: dict, skip: int, want: int) -> list[Cursor]:
     """(created_at, post_id) of posts skip+1 … skip+want, newest first (or, with `f.before`,
     the `want` posts just newer than it, oldest first)."""
@@ -759,13 +769,13 @@ def _newest(cur, f: Filters, params: dict, skip: int, want: int) -> list[Cursor]
     if key is not None:
         params = {**params, "kts": key[0], "kday": key[0].astimezone(UTC).date(), "kid": key[1]}
     need = skip + want
-    rows = max(4 * need, 64)  # mention rows; a post has a few mentions, rarely dozens
+    rows = 2 * need + 64  # mention rows: a post has a few mentions, rarely dozens
     while True:
         found = cur.execute(_NEWEST[mode], {**params, "rows": rows}).fetchall()
-        posts = list(dict.fromkeys((created, pid) for pid, created in found))
+        posts = list(dict.fromkeys(found))
         if len(posts) >= need or len(found) < rows:
-            return posts[skip:need]
-        rows *= 4  # a post with many mentions took the rows: read further
+            return _keys(posts[skip:need])
+        rows *= 4  # posts with many mentions took the rows: read further
 
 
 def verbatim_page(cur, f: Filters, limit: int = VERBATIMS_PER_PAGE) -> VerbatimPage:
@@ -790,7 +800,7 @@ def verbatim_page(cur, f: Filters, limit: int = VERBATIMS_PER_PAGE) -> VerbatimP
         sql = _RANKED[f.sort]
         bound = _bound(sql, {**params, "rows": limit + 1, "offset": skip, "lo": lo, "hi": hi})
         found = cur.execute(sql, bound).fetchall()
-        more, keys = len(found) > limit, [(created, pid) for pid, created in found[:limit]]
+        more, keys = len(found) > limit, _keys(found[:limit])
     if not keys:
         return VerbatimPage([], number)
     ids = [pid for _, pid in keys]
