@@ -16,7 +16,8 @@ POLARITIES = ("positive", "negative", "neutral")
 GRAINS = ("day", "week")
 SORTS = ("newest", "negative", "engaged")  # verbatims: newest, most negative, most engaged
 MAX_DAYS = 3660
-MAX_PAGE = 1000
+MAX_PAGE = 1000  # page numbers read by skipping (old links, the other sorts)
+MAX_KEYSET_PAGE = 999_999  # a keyset page's number is only shown: it costs nothing
 Cursor = tuple[datetime, str]  # (created_at, post_id) of a post: where a keyset page starts
 
 
@@ -233,7 +234,8 @@ def parse(params, catalog: Catalog, default_brand: str | None = None) -> Filters
     if grain not in GRAINS:
         problems.append(f"Ignored grain “{_short(grain)}” (day or week).")
         grain = "day"
-    page = _int(params.get("page"), 1, MAX_PAGE, "page", problems) or 1
+    raw_page = params.get("page")
+    page = _int(raw_page, 1, MAX_KEYSET_PAGE, "page", problems) or 1
     days = _int(params.get("days"), 1, MAX_DAYS, "days", problems)
     start = _date(params.get("from"), "from", problems)
     end = _date(params.get("to"), "to", problems)
@@ -260,6 +262,9 @@ def parse(params, catalog: Catalog, default_brand: str | None = None) -> Filters
     before = _cursor(params.get("before"), "before", problems)
     if sort != "newest" or (after and before):
         after = before = None  # keyset pages exist for the newest-first order only
+    if page > MAX_PAGE and not (after or before):
+        problems.append(f"Ignored page “{_short(raw_page)}” (expected a number 1–{MAX_PAGE}).")
+        page = 1
     if since and not (start or end):
         start, end = since.astimezone(UTC).date(), until.astimezone(UTC).date()
     if start and end and outside(catalog, start, end):

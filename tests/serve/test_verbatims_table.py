@@ -262,3 +262,13 @@ def test_links_that_change_the_filters_drop_the_cursor(client):
     hrefs = [h.replace("&amp;", "&") for h in re.findall(r'href="([^"]+)"', r.text)]
     with_cursor = ["/verbatims" + h for h in hrefs if "after=" in h or "before=" in h]
     assert with_cursor == [_link(r.text, "next")]  # the pager's next link, nothing else
+
+
+def test_page_numbers_beyond_the_skip_limit_only_with_a_keyset(client):
+    first = client.get("/verbatims", params={"brand": "united"})
+    r = client.get("/verbatims", params={"brand": "united", "page": "5000"})
+    assert "Ignored page" in r.text and _ids(r.text) == _ids(first.text)
+    nxt = _link(first.text, "next").replace("page=2", "page=5000")
+    r = client.get(nxt)
+    assert "Ignored" not in r.text and "page 5000 of 5000" in r.text
+    assert _ids(r.text) == _ids(client.get(_link(first.text, "next")).text)
