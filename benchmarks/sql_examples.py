@@ -75,7 +75,8 @@ def bench_examples(
     found, _ = examples(repo)
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
-        con.execute("SET TimeZone = 'UTC'")  # as `opinion sql` and the dashboard
+        con.execute("SET TimeZone = 'UTC'")  # as the dashboard
+        con.execute("SET enable_progress_bar = false")
         out = {}
         for ex in found:
             try:
