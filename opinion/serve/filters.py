@@ -7,9 +7,10 @@ brand / touchpoint / category must also be one of the values present in the ware
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from urllib.parse import urlencode
+from functools import lru_cache
+from urllib.parse import quote_plus
 
 MAX_LEN = 200  # longer than any real brand/touchpoint/category name; longer input is refused
 POLARITIES = ("positive", "negative", "neutral")
@@ -68,7 +69,11 @@ class Filters:
 
         A keyset cursor (`after` / `before`) is written only when passed as an override: it
         belongs to the pager's links, never to a link that changes the filters."""
-        f = replace(self, **override)  # type: ignore[arg-type]
+        # built without dataclasses.replace/urlencode: the trends chart links every point (two
+        # years of days x touchpoints: thousands of calls per page)
+        if not override.keys() <= _FIELDS:
+            raise TypeError(f"unknown filters: {sorted(override.keys() - _FIELDS)}")
+        f = _View(self, override)
         params: list[tuple[str, str]] = []
         for key in ("brand", "touchpoint", "category", "aspect", "polarity", "q"):
             value = getattr(f, key)
@@ -94,7 +99,29 @@ class Filters:
             cursor = override.get(key)
             if cursor:
                 params.append((key, format_cursor(cursor)))  # type: ignore[arg-type]
-        return urlencode(params)
+        return "&".join(f"{key}={_quote(str(value))}" for key, value in params)
+
+
+_FIELDS = frozenset(Filters.__dataclass_fields__)
+
+
+class _View:
+    """Filters with overrides, read attribute by attribute (what `Filters.query` needs)."""
+
+    __slots__ = ("_base", "_over")
+
+    def __init__(self, base: Filters, over: dict):
+        self._base, self._over = base, over
+
+    def __getattr__(self, name: str):
+        over = self._over
+        return over[name] if name in over else getattr(self._base, name)
+
+
+@lru_cache(maxsize=4096)
+def _quote(value: str) -> str:
+    """`urlencode`'s quoting of one value (brands, dates and touchpoints repeat in every link)."""
+    return quote_plus(value)
 
 
 def format_cursor(cursor: Cursor) -> str:
