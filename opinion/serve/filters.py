@@ -137,10 +137,11 @@ def _cursor(raw: str | None, what: str, problems: list[str]) -> Cursor | None:
     if len(raw) <= MAX_LEN and post_id and post_id.isprintable():
         try:
             value = datetime.fromisoformat(created)
-        except ValueError:
+            value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        except (ValueError, OverflowError):  # OverflowError: an offset beyond year 1 or 9999
             pass
         else:
-            return (value.replace(tzinfo=UTC) if value.tzinfo is None else value), post_id
+            return value, post_id
     problems.append(f"Ignored {what} “{_short(raw)}” (not a page link of this dashboard).")
     return None
 

@@ -245,10 +245,16 @@ def test_pager_walks_forward_and_back_by_keyset(client, snapshot):
 
 
 def test_bad_or_foreign_cursors_are_ignored_with_a_message(client):
-    for value in ("2015-02-22", "nonsense_x", "x" * 300):
+    bad = ("2015-02-22", "nonsense_x", "x" * 300, "2015-02-21T25:00:00Z_x", "  _x",
+           "0001-01-01T00:00:00+23:59_x", "9999-12-31T23:59:59-23:59_x")  # fmt: skip
+    for value in bad:
         r = client.get("/verbatims", params={"brand": "united", "after": value})
         assert r.status_code == 200 and "Ignored after" in r.text
         assert 'data-post="' in r.text
+    for value in ("0001-01-01T00:00:00Z_x", "9999-12-31T23:59:59.999999Z_x"):  # the extremes
+        for key in ("after", "before"):
+            r = client.get("/verbatims", params={"brand": "united", key: value})
+            assert r.status_code == 200 and "Ignored" not in r.text
     # a cursor of the newest order means nothing for another order: that order's page 1
     cursor = filters.format_cursor((datetime(2015, 2, 21, tzinfo=UTC), "x"))
     plain = client.get("/verbatims", params={"brand": "united", "sort": "negative"})
