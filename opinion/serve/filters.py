@@ -194,8 +194,10 @@ def _moment(raw: str | None, what: str, problems: list[str]) -> datetime | None:
     if len(raw) <= 40:
         try:
             value = datetime.fromisoformat(raw)
-            return value.replace(tzinfo=UTC) if value.tzinfo is None else value
-        except ValueError:
+            value = value.replace(tzinfo=UTC) if value.tzinfo is None else value
+            value.astimezone(UTC)  # an offset past year 1 or 9999 raises here, not later
+            return value
+        except (ValueError, OverflowError):
             pass
     problems.append(f"Ignored {what} “{_short(raw)}” (expected an ISO timestamp).")
     return None

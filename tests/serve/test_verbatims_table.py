@@ -278,3 +278,11 @@ def test_page_numbers_beyond_the_skip_limit_only_with_a_keyset(client):
     r = client.get(nxt)
     assert "Ignored" not in r.text and "page 5000 of 5000" in r.text
     assert _ids(r.text) == _ids(client.get(_link(first.text, "next")).text)
+
+
+def test_times_at_the_edge_of_the_calendar_are_a_message(client):
+    r = client.get(
+        "/verbatims",
+        params={"brand": "united", "since": "0001-01-01T00:00:00+23:59", "until": "2015-03-01"},
+    )
+    assert r.status_code == 200 and "Ignored since" in r.text
