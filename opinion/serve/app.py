@@ -13,6 +13,7 @@ import csv
 import io
 import logging
 import time
+from collections import OrderedDict
 from dataclasses import replace
 from pathlib import Path
 
@@ -34,6 +35,7 @@ CSP = (
     "default-src 'none'; style-src 'unsafe-inline'; script-src 'self'; img-src 'self' data:; "
     "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 )
+COUNTS_CACHED = 256  # verbatim counts kept per app (one small tuple each)
 PAGES = (
     ("overview", "/", "Overview"),
     ("map", "/map", "Importance × satisfaction"),
@@ -76,8 +78,12 @@ def drill_down(cur, f: filters.Filters, cat, scores=None) -> dict | None:
             "open": False}  # fmt: skip
 
 
-def build_context(cur, settings: Settings, page: str, f: filters.Filters, cat, link=True):
-    """Everything a page (or the report, `link=False`) shows, computed from the snapshot."""
+def build_context(
+    cur, settings: Settings, page: str, f: filters.Filters, cat, link=True, counts=None
+):
+    """Everything a page (or the report, `link=False`) shows, computed from the snapshot.
+    `counts(cur, f)` gives the verbatims' (posts, mentions); the app passes a cached one."""
+    counts = counts or queries.verbatim_counts
     if page != "verbatims" and f.aspect:
         f = replace(f, aspect=None)  # aspects exist only at mention level: verbatims
 
@@ -183,9 +189,10 @@ def build_context(cur, settings: Settings, page: str, f: filters.Filters, cat, l
             cat.touchpoints,
         )
     if page == "verbatims":
-        total, rows = queries.verbatims(cur, f)
-        ctx["total"], ctx["verbatims"] = total, rows
-        ctx["mention_total"] = queries.verbatim_counts(cur, f)[1] if total else 0
+        vp = queries.verbatim_page(cur, f)
+        total, mentions = counts(cur, f) if vp.posts else (0, 0)
+        ctx["total"], ctx["mention_total"], ctx["verbatims"] = total, mentions, vp.posts
+        ctx["pager"] = vp
         ctx["per_page"] = queries.VERBATIMS_PER_PAGE
         ctx["csv_url"] = "/verbatims.csv?" + f.query(page=1)
     if page == "report":
@@ -216,12 +223,25 @@ def create_app(settings: Settings | None = None) -> Starlette:
     snapshot = Snapshot(settings.warehouse)
     env = templates()
     cached: dict = {}  # the catalog of the current snapshot: it changes only when one is published
+    counted: OrderedDict = OrderedDict()  # verbatim counts per (snapshot, filter), newest last
 
     def catalog(cur) -> filters.Catalog:
         key = snapshot._key  # set when the cursor was opened; a new snapshot has a new key
         if cached.get("key") != key or key is None:
             cached.update(key=key, catalog=queries.catalog(cur))
         return cached["catalog"]
+
+    def counts(cur, f: filters.Filters) -> tuple[int, int]:
+        """(posts, mentions) matching `f`, counted once per snapshot and filter: the pages of
+        one filter (page, cursor, sort) share it, so paging never counts again."""
+        same = replace(f, page=1, sort="newest", after=None, before=None, problems=())
+        key = (snapshot._key, same)
+        if key[0] is None or key not in counted:
+            counted[key] = queries.verbatim_counts(cur, f)
+            while len(counted) > COUNTS_CACHED:
+                counted.popitem(last=False)
+        counted.move_to_end(key)
+        return counted[key]
 
     def render(name: str, ctx: dict, status: int = 200) -> HTMLResponse:
         html = env.get_template(name).render(**ctx)
@@ -235,7 +255,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                     cat = catalog(cur)
                     default = cat.brands[0] if cat.brands else None
                     f = filters.parse(request.query_params, cat, default_brand=default)
-                    ctx = build_context(cur, settings, page, f, cat)
+                    ctx = build_context(cur, settings, page, f, cat, counts=counts)
             except WarehouseMissing:
                 return render(
                     "error.html",

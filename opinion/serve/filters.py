@@ -7,16 +7,19 @@ brand / touchpoint / category must also be one of the values present in the ware
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from urllib.parse import urlencode
+from functools import lru_cache
+from urllib.parse import quote_plus
 
 MAX_LEN = 200  # longer than any real brand/touchpoint/category name; longer input is refused
 POLARITIES = ("positive", "negative", "neutral")
 GRAINS = ("day", "week")
 SORTS = ("newest", "negative", "engaged")  # verbatims: newest, most negative, most engaged
 MAX_DAYS = 3660
-MAX_PAGE = 1000
+MAX_PAGE = 1000  # page numbers read by skipping (old links, the other sorts)
+MAX_KEYSET_PAGE = 999_999  # a keyset page's number is only shown: it costs nothing
+Cursor = tuple[datetime, str]  # (created_at, post_id) of a post: where a keyset page starts
 
 
 @dataclass(frozen=True)
@@ -56,12 +59,21 @@ class Filters:
     sort: str = "newest"
     since: datetime | None = None  # an exact time window (an alert's), exclusive
     until: datetime | None = None  # ... inclusive
+    after: Cursor | None = None  # verbatims (newest sort): the posts older than this one
+    before: Cursor | None = None  # ... the posts newer than this one (the previous page)
     problems: tuple[str, ...] = field(default=())  # messages for the user, already safe text
     unknown: bool = False  # a filter named a value the warehouse does not have: show nothing
 
     def query(self, **override: object) -> str:
-        """The query string for these filters (with overrides), for links between pages."""
-        f = replace(self, **override)  # type: ignore[arg-type]
+        """The query string for these filters (with overrides), for links between pages.
+
+        A keyset cursor (`after` / `before`) is written only when passed as an override: it
+        belongs to the pager's links, never to a link that changes the filters."""
+        # built without dataclasses.replace/urlencode: the trends chart links every point (two
+        # years of days x touchpoints: thousands of calls per page)
+        if not override.keys() <= _FIELDS:
+            raise TypeError(f"unknown filters: {sorted(override.keys() - _FIELDS)}")
+        f = _View(self, override)
         params: list[tuple[str, str]] = []
         for key in ("brand", "touchpoint", "category", "aspect", "polarity", "q"):
             value = getattr(f, key)
@@ -83,7 +95,55 @@ class Filters:
             params.append(("grain", f.grain))
         if f.page != 1:
             params.append(("page", str(f.page)))
-        return urlencode(params)
+        for key in ("after", "before"):
+            cursor = override.get(key)
+            if cursor:
+                params.append((key, format_cursor(cursor)))  # type: ignore[arg-type]
+        return "&".join(f"{key}={_quote(str(value))}" for key, value in params)
+
+
+_FIELDS = frozenset(Filters.__dataclass_fields__)
+
+
+class _View:
+    """Filters with overrides, read attribute by attribute (what `Filters.query` needs)."""
+
+    __slots__ = ("_base", "_over")
+
+    def __init__(self, base: Filters, over: dict):
+        self._base, self._over = base, over
+
+    def __getattr__(self, name: str):
+        over = self._over
+        return over[name] if name in over else getattr(self._base, name)
+
+
+@lru_cache(maxsize=4096)
+def _quote(value: str) -> str:
+    """`urlencode`'s quoting of one value (brands, dates and touchpoints repeat in every link)."""
+    return quote_plus(value)
+
+
+def format_cursor(cursor: Cursor) -> str:
+    """`2015-02-24T08:18:00.000000Z_<post_id>`: the UTC time, then the post id."""
+    created, post_id = cursor
+    return f"{created.astimezone(UTC):%Y-%m-%dT%H:%M:%S.%fZ}_{post_id}"
+
+
+def _cursor(raw: str | None, what: str, problems: list[str]) -> Cursor | None:
+    if raw is None or raw == "":
+        return None
+    created, _, post_id = raw.partition("_")
+    if len(raw) <= MAX_LEN and post_id and post_id.isprintable():
+        try:
+            value = datetime.fromisoformat(created)
+            value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        except (ValueError, OverflowError):  # OverflowError: an offset beyond year 1 or 9999
+            pass
+        else:
+            return value, post_id
+    problems.append(f"Ignored {what} “{_short(raw)}” (not a page link of this dashboard).")
+    return None
 
 
 def _short(value: str, n: int = 60) -> str:
@@ -134,8 +194,10 @@ def _moment(raw: str | None, what: str, problems: list[str]) -> datetime | None:
     if len(raw) <= 40:
         try:
             value = datetime.fromisoformat(raw)
-            return value.replace(tzinfo=UTC) if value.tzinfo is None else value
-        except ValueError:
+            value = value.replace(tzinfo=UTC) if value.tzinfo is None else value
+            value.astimezone(UTC)  # an offset past year 1 or 9999 raises here, not later
+            return value
+        except (ValueError, OverflowError):
             pass
     problems.append(f"Ignored {what} “{_short(raw)}” (expected an ISO timestamp).")
     return None
@@ -202,7 +264,8 @@ def parse(params, catalog: Catalog, default_brand: str | None = None) -> Filters
     if grain not in GRAINS:
         problems.append(f"Ignored grain “{_short(grain)}” (day or week).")
         grain = "day"
-    page = _int(params.get("page"), 1, MAX_PAGE, "page", problems) or 1
+    raw_page = params.get("page")
+    page = _int(raw_page, 1, MAX_KEYSET_PAGE, "page", problems) or 1
     days = _int(params.get("days"), 1, MAX_DAYS, "days", problems)
     start = _date(params.get("from"), "from", problems)
     end = _date(params.get("to"), "to", problems)
@@ -225,6 +288,13 @@ def parse(params, catalog: Catalog, default_brand: str | None = None) -> Filters
         problems.append("Ignored since/until (both are needed, since before until).")
     if not (since and until and since < until):
         since = until = None
+    after = _cursor(params.get("after"), "after", problems)
+    before = _cursor(params.get("before"), "before", problems)
+    if sort != "newest" or (after and before):
+        after = before = None  # keyset pages exist for the newest-first order only
+    if page > MAX_PAGE and not (after or before):
+        problems.append(f"Ignored page “{_short(raw_page)}” (expected a number 1–{MAX_PAGE}).")
+        page = 1
     if since and not (start or end):
         start, end = since.astimezone(UTC).date(), until.astimezone(UTC).date()
     if start and end and outside(catalog, start, end):
@@ -248,6 +318,8 @@ def parse(params, catalog: Catalog, default_brand: str | None = None) -> Filters
         sort=sort,
         since=since,
         until=until,
+        after=after,
+        before=before,
         problems=tuple(problems),
         unknown=u1 or u2 or u3 or u4,
     )

@@ -23,7 +23,7 @@ ROUTES = ["/", "/map", "/competitors", "/trends", "/verbatims"]
 HOSTILE = ["' OR 1=1 --", "x" * 10_000, "<script>alert(1)</script>", "United'; DROP TABLE posts;--",
            "%00", "../../etc/passwd", "ü" * 300]  # fmt: skip
 PARAMS = ["brand", "touchpoint", "category", "polarity", "from", "to", "days", "page", "grain",
-          "aspect", "q", "sort", "since", "until"]  # fmt: skip
+          "aspect", "q", "sort", "since", "until", "after", "before"]  # fmt: skip
 
 
 @pytest.fixture(scope="module")
