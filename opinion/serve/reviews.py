@@ -21,9 +21,8 @@ FROM review_indices(CAST(? AS DATE), CAST(? AS DATE))
 WHERE brand = ?
 ORDER BY touchpoint <> 'all', ratings DESC, touchpoint
 """
-# Whether the brand has a rated review in the period at all. The macro's per-touchpoint part
-# reads `v_review_touchpoints` (DISTINCT over every mention): ~2 s at 10 M mentions, paid for
-# nothing by a brand without reviews (tweets only), whose result is empty anyway.
+# Whether the brand has a rated review in the period at all: a brand without reviews (tweets
+# only) skips the macro, whose result would be empty anyway.
 _ANY = """
 SELECT count(*) FROM (
     SELECT 1 FROM v_review_ratings
