@@ -216,6 +216,21 @@ def touch_one_day(root: Path, back: int = 1) -> str:
     return part.relpath
 
 
+def add_new_day(root: Path) -> str:
+    """Write the day after the newest one: the newest day's posts again, with new ids (a day
+    of new posts arriving: their duplicate keys are new, so dup_of searches the whole table)."""
+    parts = lake.list_partitions(root / "lake", "mentions")
+    part = parts[-1]
+    posts = pq.read_table(part.file("posts"))
+    mentions = pq.read_table(part.file("mentions"))
+    posts, mentions = _replica(posts, mentions, 999_999, timedelta(days=1))
+    day = (date.fromisoformat(part.day[:10]) + timedelta(days=1)).isoformat()
+    lake.write_partition(root / "lake", "mentions", part.source, day, {
+        "posts": posts, "mentions": mentions,
+    })  # fmt: skip
+    return f"mentions/source={part.source}/day={day}"
+
+
 def bench_pages(root: Path, brands: Path, n: int = 20) -> dict[str, dict[str, float]]:
     """p50/p95 ms of each dashboard page through the real app (in-process ASGI transport)."""
     import asyncio
@@ -261,11 +276,16 @@ def measure(root: Path, brands: Path, pages: bool) -> dict:
     res["incremental_first"] = run_load(root, "load", brands)
     res["touched"].append(touch_one_day(root, 2))
     res["incremental"] = run_load(root, "load", brands)
+    res["added"] = add_new_day(root)
+    res["new_day"] = run_load(root, "load", brands)
     res["publish"] = run_load(root, "publish", brands)
     writer = root / "wh" / "opinion.writer.duckdb"
     res["warehouse_mb"] = round(writer.stat().st_size / 1024**2, 1)
     if pages:
         res["pages"] = bench_pages(root, brands)
+        from sql_examples import bench_examples  # benchmarks/ is on sys.path (run as a script)
+
+        res["sql_examples"] = bench_examples(root / "wh" / "opinion.duckdb")
     return res
 
 
@@ -307,21 +327,27 @@ def main() -> None:
 def table(results: dict) -> str:
     head = (
         "| lake | posts | mentions | partitions | full load | no-op load | 1 changed day "
-        "| publish | peak RSS | warehouse | slowest page p95 |\n"
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+        "| 1 new day | publish | peak RSS | warehouse | slowest page p95 "
+        "| slowest SQL example p95 |\n"
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
     )
     rows = [head]
     for name, r in results.items():
         pages = r.get("pages") or {}
         slow = max(pages.items(), key=lambda kv: kv[1]["p95"], default=None)
         slow_s = f"{slow[0]} {slow[1]['p95']:.0f} ms" if slow else "–"
-        rss = max(r[k]["rss_mb"] for k in ("full", "noop", "incremental", "publish") if k in r)
+        sql = r.get("sql_examples") or {}
+        slow_q = max(sql.items(), key=lambda kv: kv[1]["p95"], default=None)
+        sql_s = f"{slow_q[0]} {slow_q[1]['p95']:.0f} ms" if slow_q else "–"
+        new_day = f"{r['new_day']['wall']:.1f} s" if "new_day" in r else "–"
+        steps = ("full", "noop", "incremental_first", "incremental", "new_day", "publish")
+        rss = max(r[k]["rss_mb"] for k in steps if k in r)
         rows.append(
             f"| {name} | {r['lake']['posts']:,} | {r['lake']['mentions']:,} "
             f"| {r['lake']['partitions']:,} | {r['full']['wall']:.1f} s "
-            f"| {r['noop']['wall']:.1f} s | {r['incremental']['wall']:.1f} s "
+            f"| {r['noop']['wall']:.1f} s | {r['incremental']['wall']:.1f} s | {new_day} "
             f"| {r['publish']['wall']:.1f} s | {rss:.0f} MB | {r['warehouse_mb']:.0f} MB "
-            f"| {slow_s} |"
+            f"| {slow_s} | {sql_s} |"
         )
     return "\n".join(rows)
 
