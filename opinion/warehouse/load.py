@@ -84,13 +84,19 @@ SELECT s.post_id, earliest.first.p AS dup_of FROM {scope} s LEFT JOIN earliest U
 
 # the duplicate keys of the posts matching {where}: ('h:' text_hash, 'b:' band)
 _KEYS_SQL = """
-SELECT post_id, created_at, 'h:' || text_hash AS k FROM posts
+SELECT post_id, created_at, 'h:' || text_hash AS k FROM {src}
 WHERE text_hash IS NOT NULL AND ({where_h})
 UNION ALL
 SELECT post_id, created_at, k FROM (
-    SELECT post_id, created_at, 'b:' || unnest(minhash_bands) AS k FROM posts
+    SELECT post_id, created_at, 'b:' || unnest(minhash_bands) AS k FROM {src}
 ) WHERE k IS NOT NULL AND ({where_b})
 """
+
+
+def _keys_sql(where_h: str, where_b: str, src: str = "posts") -> str:
+    """(post_id, created_at, k) rows of `src` whose text-hash / band keys match."""
+    return _KEYS_SQL.format(where_h=where_h, where_b=where_b, src=src)
+
 
 #: Refresh dup_of over the whole table when more than this share of posts is affected.
 FULL_DEDUP_SHARE = 0.25
@@ -591,40 +597,51 @@ def recompute_dup_of(con: duckdb.DuckDBPyConnection, *, full: bool = False) -> i
         if pending > FULL_DEDUP_KEYS_PER_POST * n_posts:  # e.g. a first load: skip the probe
             full = True
         if not full and pending:
-            pend = "k IN (SELECT k FROM pending_dedup_keys)"
+            # scan 1 (every post's keys): the (post, key) rows holding a pending key
             con.execute(
-                "CREATE OR REPLACE TEMP TABLE _aff AS SELECT DISTINCT post_id FROM ("
-                + _KEYS_SQL.format(
-                    where_h="'h:' || text_hash IN (SELECT k FROM pending_dedup_keys)",
-                    where_b=pend,
+                "CREATE OR REPLACE TEMP TABLE _kp AS "
+                + _keys_sql(
+                    "'h:' || text_hash IN (SELECT k FROM pending_dedup_keys)",
+                    "k IN (SELECT k FROM pending_dedup_keys)",
                 )
-                + ")"
             )
+            con.execute("CREATE OR REPLACE TEMP TABLE _aff AS SELECT DISTINCT post_id FROM _kp")
             full = _count(con, "SELECT count(*) FROM _aff") > FULL_DEDUP_SHARE * n_posts
         changed = 0
         if full:
-            con.execute("CREATE OR REPLACE TEMP TABLE _kp AS " + _KEYS_SQL.format(
-                where_h="true", where_b="true"
-            ))  # fmt: skip
+            con.execute("CREATE OR REPLACE TEMP TABLE _kp AS " + _keys_sql("true", "true"))
             con.execute(_FRESH_DUP_SQL.format(keys="_kp", scope="posts"))
             changed = _apply_fresh_dup_of(con)
         elif pending:
-            own = "post_id IN (SELECT post_id FROM _aff)"
+            # the affected posts' other keys (read from their rows only, by rowid): a post's
+            # dup_of needs every post sharing ANY of its keys. Holders of pending keys are in
+            # _kp already; only keys beyond those need scan 2 (none when the new posts share
+            # no key with older ones, the usual new day)
             con.execute(
-                "CREATE OR REPLACE TEMP TABLE _ka AS SELECT DISTINCT k FROM ("
-                + _KEYS_SQL.format(where_h=own, where_b=own)
-                + ")"
+                "CREATE OR REPLACE TEMP TABLE _arows AS SELECT rowid AS rid FROM posts "
+                "WHERE post_id IN (SELECT post_id FROM _aff)"
             )
             con.execute(
-                "CREATE OR REPLACE TEMP TABLE _kp AS "
-                + _KEYS_SQL.format(
-                    where_h="'h:' || text_hash IN (SELECT k FROM _ka)",
-                    where_b="k IN (SELECT k FROM _ka)",
+                "CREATE OR REPLACE TEMP TABLE _extra AS SELECT DISTINCT k FROM ("
+                + _keys_sql(
+                    "true",
+                    "true",
+                    "(SELECT * FROM posts WHERE rowid IN (SELECT rid FROM _arows))",
                 )
+                + ") WHERE k NOT IN (SELECT k FROM pending_dedup_keys)"
             )
+            if _count(con, "SELECT count(*) FROM _extra"):
+                con.execute(
+                    "INSERT INTO _kp "
+                    + _keys_sql(
+                        "'h:' || text_hash IN (SELECT k FROM _extra)",
+                        "k IN (SELECT k FROM _extra)",
+                    )
+                )
             con.execute(_FRESH_DUP_SQL.format(keys="_kp", scope="_aff"))
             changed = _apply_fresh_dup_of(con)
-            con.execute("DROP TABLE _ka")
+            con.execute("DROP TABLE _arows")
+            con.execute("DROP TABLE _extra")
         con.execute("DROP TABLE IF EXISTS _kp")
         con.execute("DROP TABLE IF EXISTS _aff")
         con.execute("DELETE FROM pending_dedup_keys")

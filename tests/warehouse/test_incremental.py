@@ -200,3 +200,26 @@ def test_a_rewrite_with_the_same_posts_queues_no_duplicate_keys(settings):
     old = post_row("twitter", "2015-02-20", 1)
     assert keys == {"h:changed", "h:" + old["text_hash"]} | {"b:" + b for b in old["minhash_bands"]}
     assert load_lake(settings).dup_of_changed == 0
+
+
+def test_dup_of_follows_keys_of_older_posts_that_a_new_post_touches(settings):
+    lake = settings.lake_dir
+    y = post_row("twitter", "2015-02-18", 0, minhash_bands=["00:shared"])
+    x = post_row("twitter", "2015-02-19", 0, minhash_bands=["00:shared"])
+    write_mentions(lake, "twitter", "2015-02-18", [y])
+    write_mentions(lake, "twitter", "2015-02-19", [x])
+    make_lake(lake, "forum", days=1, per_day=20)  # enough posts for the incremental path
+    load_lake(settings)
+    # a new post copying x's text: x's dup_of must still be y (a key the new post lacks)
+    n = post_row("twitter", "2015-02-20", 0, text_hash=x["text_hash"], minhash_bands=[])
+    write_mentions(lake, "twitter", "2015-02-20", [n])
+    load_lake(settings)
+    incremental = snapshot(settings)["dups"]
+    load_lake(settings, rebuild=True)
+    assert snapshot(settings)["dups"] == incremental
+    dups = dict(incremental)
+    assert {k: dups[k] for k in (y["post_id"], x["post_id"], n["post_id"])} == {
+        y["post_id"]: None,
+        x["post_id"]: y["post_id"],
+        n["post_id"]: x["post_id"],  # dup_of is not transitive: n shares only x's text
+    }
