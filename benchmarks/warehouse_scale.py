@@ -224,7 +224,10 @@ def add_new_day(root: Path) -> str:
     posts = pq.read_table(part.file("posts"))
     mentions = pq.read_table(part.file("mentions"))
     posts, mentions = _replica(posts, mentions, 999_999, timedelta(days=1))
-    day = (date.fromisoformat(part.day[:10]) + timedelta(days=1)).isoformat()
+    newest = pc.max(posts["created_at"]).as_py()  # a month partition's key is not a day
+    day = newest.date().isoformat()
+    posts = posts.filter(pc.equal(_day_of(posts), day))
+    mentions = mentions.filter(pc.is_in(mentions["post_id"], value_set=posts["post_id"]))
     lake.write_partition(root / "lake", "mentions", part.source, day, {
         "posts": posts, "mentions": mentions,
     })  # fmt: skip

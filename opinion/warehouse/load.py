@@ -93,6 +93,33 @@ SELECT post_id, created_at, k FROM (
 """
 
 
+# the rowids and keys of the posts holding a key of {keys} (column k, 'h:'/'b:' prefixed): the
+# prefixes are stripped from the few keys, not added to the ~16 band strings of every post, and
+# only a rowid travels through the unnest (the post's id and time are fetched for the hits)
+_HITS_SQL = """
+CREATE OR REPLACE TEMP TABLE _hits AS
+SELECT rowid AS rid, 'h:' || text_hash AS k FROM posts
+WHERE text_hash IN (SELECT substr(k, 3) FROM {keys} WHERE starts_with(k, 'h:'))
+UNION ALL
+SELECT rid, 'b:' || b FROM (SELECT rowid AS rid, unnest(minhash_bands) AS b FROM posts)
+WHERE b IN (SELECT substr(k, 3) FROM {keys} WHERE starts_with(k, 'b:'))
+"""
+
+
+def _find_holders(con: duckdb.DuckDBPyConnection, keys: str, into: str, append: bool) -> None:
+    """(post_id, created_at, k) rows of every post holding a key of `keys`, into `into`."""
+    con.execute(_HITS_SQL.format(keys=keys))
+    rows = (
+        "SELECT p.post_id, p.created_at, h.k FROM (SELECT rowid AS rid, post_id, created_at "
+        "FROM posts WHERE rowid IN (SELECT rid FROM _hits)) p JOIN _hits h USING (rid)"
+    )
+    if append:
+        con.execute(f"INSERT INTO {into} {rows}")
+    else:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {into} AS {rows}")
+    con.execute("DROP TABLE _hits")
+
+
 def _keys_sql(where_h: str, where_b: str, src: str = "posts") -> str:
     """(post_id, created_at, k) rows of `src` whose text-hash / band keys match."""
     return _KEYS_SQL.format(where_h=where_h, where_b=where_b, src=src)
@@ -598,13 +625,7 @@ def recompute_dup_of(con: duckdb.DuckDBPyConnection, *, full: bool = False) -> i
             full = True
         if not full and pending:
             # scan 1 (every post's keys): the (post, key) rows holding a pending key
-            con.execute(
-                "CREATE OR REPLACE TEMP TABLE _kp AS "
-                + _keys_sql(
-                    "'h:' || text_hash IN (SELECT k FROM pending_dedup_keys)",
-                    "k IN (SELECT k FROM pending_dedup_keys)",
-                )
-            )
+            _find_holders(con, "pending_dedup_keys", "_kp", append=False)
             con.execute("CREATE OR REPLACE TEMP TABLE _aff AS SELECT DISTINCT post_id FROM _kp")
             full = _count(con, "SELECT count(*) FROM _aff") > FULL_DEDUP_SHARE * n_posts
         changed = 0
@@ -631,13 +652,7 @@ def recompute_dup_of(con: duckdb.DuckDBPyConnection, *, full: bool = False) -> i
                 + ") WHERE k NOT IN (SELECT k FROM pending_dedup_keys)"
             )
             if _count(con, "SELECT count(*) FROM _extra"):
-                con.execute(
-                    "INSERT INTO _kp "
-                    + _keys_sql(
-                        "'h:' || text_hash IN (SELECT k FROM _extra)",
-                        "k IN (SELECT k FROM _extra)",
-                    )
-                )
+                _find_holders(con, "_extra", "_kp", append=True)
             con.execute(_FRESH_DUP_SQL.format(keys="_kp", scope="_aff"))
             changed = _apply_fresh_dup_of(con)
             con.execute("DROP TABLE _arows")
