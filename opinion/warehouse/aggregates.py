@@ -28,6 +28,7 @@ from pathlib import Path
 import duckdb
 
 from opinion.warehouse import changes
+from opinion.warehouse.engagement import engagement_sql
 
 #: Seconds the last `_issues` call took (the load reports it: it is the one aggregate step
 #: whose cost follows the whole history, not the change).
@@ -94,17 +95,27 @@ WITH g AS (
 {_AGG_SELECT}
 """
 
-_VERBATIM_COLS = """
+# the columns of `verbatims`, the last three being the post's sort keys for the dashboard's
+# "most negative" and "most engaged" orders (migration 0010): net sentiment and negatives over
+# all the post's mentions (all rows of a post are in the same (brand, day) group, so a group
+# refresh sees them all) and its engagement. Stored per row, they let a page be a Top-N of rows
+# instead of an aggregate over every matching post per request.
+_VERBATIM_COLS = f"""
 SELECT m.mention_id, m.post_id, p.source, p.brand,
        coalesce(m.touchpoint, 'other'), coalesce(m.category, 'other'),
        coalesce(m.cx_domain, 'experience'), m.aspect, m.term, m.start, m."end", m.polarity,
-       m.confidence, p.text, p.url, p.created_at, CAST(timezone('UTC', p.created_at) AS DATE)
+       m.confidence, p.text, p.url, p.created_at, CAST(timezone('UTC', p.created_at) AS DATE),
+       (count(*) FILTER (WHERE m.polarity = 'positive') OVER post
+        - count(*) FILTER (WHERE m.polarity = 'negative') OVER post) / count(*) OVER post,
+       count(*) FILTER (WHERE m.polarity = 'negative') OVER post,
+       {engagement_sql("p.raw")}
 """
 
 _VERBATIMS_ALL = f"""
 INSERT INTO verbatims
 {_VERBATIM_COLS}
 {ELIGIBLE}
+WINDOW post AS (PARTITION BY m.post_id)
 ORDER BY p.brand, CAST(timezone('UTC', p.created_at) AS DATE)
 """
 
@@ -113,6 +124,7 @@ _VERBATIMS_GROUPS = f"""
 INSERT INTO verbatims
 {_VERBATIM_COLS}
 {_GROUP_JOIN}
+WINDOW post AS (PARTITION BY m.post_id)
 ORDER BY p.brand, CAST(timezone('UTC', p.created_at) AS DATE)
 """
 
@@ -294,7 +306,8 @@ def rebuild(
 
 
 #: Bump when the aggregate SQL changes: stored signatures then differ and force a rebuild.
-AGGREGATES_VERSION = "1"
+#: "2": `verbatims` carries its post's sort keys (migration 0010).
+AGGREGATES_VERSION = "2"
 
 
 def inputs_signature(settings) -> str:
