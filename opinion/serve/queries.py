@@ -747,7 +747,7 @@ def _newest(cur, f: Filters, params: dict, skip: int, want: int) -> list[Cursor]
 def verbatim_page(cur, f: Filters, limit: int = VERBATIMS_PER_PAGE) -> VerbatimPage:
     """One page of posts matching the filters: one card per post, never the same post twice.
     Newest first pages by keyset (`f.after` / `f.before`) or, for old `page=` links, by
-    skipping; the other orders by OFFSET."""
+    skipping; the other orders by skipping posts of the same Top-N."""
     if not f.brand or f.start is None or f.unknown:
         return VerbatimPage([])
     params = _verbatim_params(f)
