@@ -14,7 +14,6 @@ string and filters are bound with `?`.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from dataclasses import replace as _replace
 from datetime import UTC, date, datetime, timedelta
@@ -23,12 +22,14 @@ import duckdb
 
 from opinion.insights.stats import MIN_MENTIONS, net_change, net_sentiment, sufficient, wilson
 from opinion.serve.filters import Catalog, Cursor, Filters
+from opinion.warehouse.engagement import ENGAGEMENT_KEYS
 
 DEFAULT_MIN_MENTIONS = MIN_MENTIONS  # when the warehouse has no v_min_mentions
 TREND_POINTS = 5.0  # net-sentiment change (points) that counts as up / down
 VERBATIMS_PER_PAGE = 50
 EXPORT_LIMIT = 10_000  # posts in one CSV export
-__all__ = ["net_sentiment", "wilson"]  # re-exported: the one definition (opinion.insights.stats)
+# re-exported: the one definition (opinion.insights.stats, opinion.warehouse.engagement)
+__all__ = ["ENGAGEMENT_KEYS", "net_sentiment", "wilson"]
 
 
 @dataclass
@@ -594,17 +595,6 @@ class Post:
         return u if u.startswith(("https://", "http://")) else None
 
 
-ENGAGEMENT_KEYS = (
-    "retweet_count", "favorite_count", "like_count", "likes", "reply_count", "replies_count",
-    "reblogs_count", "favourites_count", "score", "num_comments", "helpful_votes",
-)  # fmt: skip
-# a constant built from the list above, never from input: the sum of the keys that are numbers,
-# from one parse of the record (one json_extract_string per key parsed it 11 times: 3.5x slower)
-_ENGAGEMENT = (
-    "list_sum(list_transform(json_extract_string(raw, ["
-    + ", ".join(f"'$.{k}'" for k in ENGAGEMENT_KEYS)
-    + "]), lambda x: coalesce(TRY_CAST(x AS BIGINT), 0)))"
-)
 # The verbatim queries read the `verbatims` table: the rows of `v_verbatims` (eligible mentions
 # pre-joined with their post) materialised by the loader in (brand, day) order, so a brand and
 # period is a few row groups instead of a join of all mentions to all posts on every request.
@@ -641,54 +631,34 @@ _NEWEST = {
           AND (created_at > $kts OR post_id < $kid)
         ORDER BY created_at, post_id DESC LIMIT $rows""",
 }
-# The other orders rank by a per-post score that needs every matching post anyway, so a keyset
-# would save only the final sort: they keep OFFSET (docs/dashboard.md). Most negative: the
-# post's net sentiment over all its mentions (every mention of an eligible post is in the
-# table), in one pass that also tells which posts have a matching mention.
+# The other orders rank by the post's sort keys, which the loader stores on every row of the
+# post (migration 0010): most negative = the post's net sentiment over all its mentions
+# (`post_net`, ascending), then its negatives (`post_negatives`, descending); most engaged =
+# `post_engagement`, descending; ties newest first. The keys are per post, so all rows of a
+# post are adjacent in that order too and a page is the same Top-N of rows as newest first;
+# pages are skipped posts (OFFSET), not a keyset: the Top-N reads skip + one page of posts.
 _RANKED = {
     "negative": f"""
-        SELECT post_id, epoch_us(any_value(created_at)) AS us
-        FROM verbatims WHERE {_POST_MATCH}
-        GROUP BY post_id
-        HAVING bool_or({_MENTION_MATCH})
-        ORDER BY (count(*) FILTER (WHERE polarity = 'positive')
-                  - count(*) FILTER (WHERE polarity = 'negative')) / count(*),
-                 count(*) FILTER (WHERE polarity = 'negative') DESC, us DESC, post_id
-        LIMIT $rows OFFSET $offset""",
+        SELECT post_id, epoch_us(created_at) FROM verbatims WHERE {_MATCH}
+        ORDER BY post_net, post_negatives DESC, created_at DESC, post_id LIMIT $rows""",
     "engaged": f"""
-        WITH hit AS (SELECT DISTINCT post_id, created_at FROM verbatims WHERE {_MATCH})
-        SELECT h.post_id, epoch_us(h.created_at)
-        FROM hit h JOIN (
-            SELECT post_id, CASE WHEN json_valid(raw) THEN {_ENGAGEMENT} ELSE 0 END AS engagement
-            FROM posts
-            WHERE created_at >= $lo AND created_at < $hi AND post_id IN (SELECT post_id FROM hit)
-        ) s USING (post_id)
-        ORDER BY s.engagement DESC, h.created_at DESC, h.post_id
-        LIMIT $rows OFFSET $offset""",
+        SELECT post_id, epoch_us(created_at) FROM verbatims WHERE {_MATCH}
+        ORDER BY post_engagement DESC, created_at DESC, post_id LIMIT $rows""",
 }
 # The cards of one page: every mention of each post (the matching ones marked) and its
-# engagement. The page's (brand, days) and times bound both scans to a few row groups.
+# engagement (stored on its rows). The page's (brand, days) bound the scan to a few row groups.
 _CARDS = f"""
-WITH card AS (
-    SELECT post_id, any_value(source) AS source, any_value(brand) AS brand,
-           any_value(text) AS text, any_value(url) AS url, any_value(created_at) AS created_at,
-           list(struct_pack(id := mention_id, aspect := aspect, term := term,
-                            s := start, e := "end", polarity := polarity,
-                            category := category, touchpoint := touchpoint)
-                ORDER BY start, mention_id) AS ms,
-           list(mention_id ORDER BY mention_id) FILTER (WHERE {_MATCH}) AS matched
-    FROM verbatims
-    WHERE brand = $brand AND day BETWEEN $d0 AND $d1 AND post_id IN (SELECT unnest($ids))
-    GROUP BY post_id
-)
-SELECT c.post_id, c.source, c.brand, c.text, c.url,
-       strftime(timezone('UTC', c.created_at), '%Y-%m-%d %H:%M UTC'),
-       CASE WHEN json_valid(p.raw) THEN {_ENGAGEMENT} ELSE 0 END AS engagement,
-       c.ms, c.matched
-FROM card c JOIN (
-    SELECT post_id, raw FROM posts
-    WHERE created_at BETWEEN $t0 AND $t1 AND post_id IN (SELECT unnest($ids))
-) p USING (post_id)
+SELECT post_id, any_value(source), any_value(brand), any_value(text), any_value(url),
+       strftime(timezone('UTC', any_value(created_at)), '%Y-%m-%d %H:%M UTC'),
+       any_value(post_engagement),
+       list(struct_pack(id := mention_id, aspect := aspect, term := term,
+                        s := start, e := "end", polarity := polarity,
+                        category := category, touchpoint := touchpoint)
+            ORDER BY start, mention_id),
+       list(mention_id ORDER BY mention_id) FILTER (WHERE {_MATCH})
+FROM verbatims
+WHERE brand = $brand AND day BETWEEN $d0 AND $d1 AND post_id IN (SELECT unnest($ids))
+GROUP BY post_id
 """
 _COUNTS = f"SELECT count(DISTINCT post_id), count(*) FROM verbatims WHERE {_MATCH}"
 
@@ -721,11 +691,6 @@ def _posts(rows) -> list[Post]:
     return out
 
 
-def _bound(sql: str, params: dict) -> dict:
-    """The params `sql` names: DuckDB refuses named parameters a statement does not use."""
-    return {k: v for k, v in params.items() if re.search(rf"\${k}\b", sql)}
-
-
 def verbatim_counts(cur, f: Filters) -> tuple[int, int]:
     """(posts, mentions) matching the filters."""
     if not f.brand or f.start is None or f.unknown:
@@ -745,12 +710,6 @@ class VerbatimPage:
     last: Cursor | None = None  # of the previous / next page's link (newest sort)
 
 
-def _utc_day_bounds(start: date, end: date) -> tuple[datetime, datetime]:
-    """[start 00:00 UTC, end + 1 day 00:00 UTC): the UTC days as a created_at range."""
-    lo = datetime.combine(start, datetime.min.time(), UTC)
-    return lo, datetime.combine(end + timedelta(days=1), datetime.min.time(), UTC)
-
-
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -761,6 +720,20 @@ def _keys(rows) -> list[Cursor]:
     return [(_EPOCH + timedelta(microseconds=us), pid) for pid, us in dict.fromkeys(rows)]
 
 
+def _first_posts(cur, sql: str, params: dict, skip: int, want: int) -> list[Cursor]:
+    """(created_at, post_id) of posts skip+1 … skip+want of `sql`: a Top-N of `$rows` mention
+    rows in an order where the rows of a post are adjacent, read further while posts with
+    many mentions leave fewer than skip+want distinct posts in the rows read."""
+    need = skip + want
+    rows = 2 * need + 64  # mention rows: a post has a few mentions, rarely dozens
+    while True:
+        found = cur.execute(sql, {**params, "rows": rows}).fetchall()
+        posts = list(dict.fromkeys(found))
+        if len(posts) >= need or len(found) < rows:
+            return _keys(posts[skip:need])
+        rows *= 4  # posts with many mentions took the rows: read further
+
+
 def _newest(cur, f: Filters, params: dict, skip: int, want: int) -> list[Cursor]:
     """(created_at, post_id) of posts skip+1 … skip+want, newest first (or, with `f.before`,
     the `want` posts just newer than it, oldest first)."""
@@ -768,20 +741,13 @@ def _newest(cur, f: Filters, params: dict, skip: int, want: int) -> list[Cursor]
     key = f.after or f.before
     if key is not None:
         params = {**params, "kts": key[0], "kday": key[0].astimezone(UTC).date(), "kid": key[1]}
-    need = skip + want
-    rows = 2 * need + 64  # mention rows: a post has a few mentions, rarely dozens
-    while True:
-        found = cur.execute(_NEWEST[mode], {**params, "rows": rows}).fetchall()
-        posts = list(dict.fromkeys(found))
-        if len(posts) >= need or len(found) < rows:
-            return _keys(posts[skip:need])
-        rows *= 4  # posts with many mentions took the rows: read further
+    return _first_posts(cur, _NEWEST[mode], params, skip, want)
 
 
 def verbatim_page(cur, f: Filters, limit: int = VERBATIMS_PER_PAGE) -> VerbatimPage:
     """One page of posts matching the filters: one card per post, never the same post twice.
     Newest first pages by keyset (`f.after` / `f.before`) or, for old `page=` links, by
-    skipping; the other orders by OFFSET."""
+    skipping; the other orders by skipping posts of the same Top-N."""
     if not f.brand or f.start is None or f.unknown:
         return VerbatimPage([])
     params = _verbatim_params(f)
@@ -796,18 +762,15 @@ def verbatim_page(cur, f: Filters, limit: int = VERBATIMS_PER_PAGE) -> VerbatimP
         else:
             more, keys = len(keys) > limit, keys[:limit]
     else:
-        lo, hi = _utc_day_bounds(f.start, f.end)
-        sql = _RANKED[f.sort]
-        bound = _bound(sql, {**params, "rows": limit + 1, "offset": skip, "lo": lo, "hi": hi})
-        found = cur.execute(sql, bound).fetchall()
-        more, keys = len(found) > limit, _keys(found[:limit])
+        keys = _first_posts(cur, _RANKED[f.sort], params, skip, limit + 1)
+        more, keys = len(keys) > limit, keys[:limit]
     if not keys:
         return VerbatimPage([], number)
     ids = [pid for _, pid in keys]
     times = [created for created, _ in keys]
     rows = cur.execute(
         _CARDS,
-        {**params, "ids": ids, "t0": min(times), "t1": max(times),
+        {**params, "ids": ids,
          "d0": min(times).astimezone(UTC).date(), "d1": max(times).astimezone(UTC).date()},
     ).fetchall()  # fmt: skip
     order = {pid: i for i, pid in enumerate(ids)}

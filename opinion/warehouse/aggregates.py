@@ -28,6 +28,7 @@ from pathlib import Path
 import duckdb
 
 from opinion.warehouse import changes
+from opinion.warehouse.engagement import ENGAGEMENT
 
 #: Seconds the last `_issues` call took (the load reports it: it is the one aggregate step
 #: whose cost follows the whole history, not the change).
@@ -94,25 +95,53 @@ WITH g AS (
 {_AGG_SELECT}
 """
 
+# the columns of `verbatims`, the last three being the post's sort keys for the dashboard's
+# "most negative" and "most engaged" orders (migration 0010): net sentiment and negatives over
+# all the post's mentions (k: `_POST_KEYS`) and its engagement (computed once per post in p).
+# Stored per row, they let a page be a Top-N of rows instead of an aggregate over every
+# matching post per request. A join to a per-post aggregate costs less than window functions
+# over the joined rows, and the JSON parsed per post less than per mention (24x lake: 1.35 s
+# for the verbatims step against 2.3 s, 0.9 s without the keys).
 _VERBATIM_COLS = """
 SELECT m.mention_id, m.post_id, p.source, p.brand,
        coalesce(m.touchpoint, 'other'), coalesce(m.category, 'other'),
        coalesce(m.cx_domain, 'experience'), m.aspect, m.term, m.start, m."end", m.polarity,
-       m.confidence, p.text, p.url, p.created_at, CAST(timezone('UTC', p.created_at) AS DATE)
+       m.confidence, p.text, p.url, p.created_at, CAST(timezone('UTC', p.created_at) AS DATE),
+       k.net, k.negatives, p.engagement
+"""
+
+_POST_KEYS = """
+    SELECT post_id,
+           (count(*) FILTER (WHERE polarity = 'positive')
+            - count(*) FILTER (WHERE polarity = 'negative')) / count(*) AS net,
+           count(*) FILTER (WHERE polarity = 'negative') AS negatives
+    FROM {mentions} GROUP BY post_id
 """
 
 _VERBATIMS_ALL = f"""
 INSERT INTO verbatims
 {_VERBATIM_COLS}
-{ELIGIBLE}
+FROM mentions m
+JOIN (
+    SELECT *, {ENGAGEMENT} AS engagement FROM posts
+    WHERE dup_of IS NULL AND coalesce(spam_score, 0) < {SPAM_THRESHOLD}
+      AND brand IS NOT NULL AND created_at IS NOT NULL
+) p USING (post_id)
+JOIN ({_POST_KEYS.format(mentions="mentions")}) k USING (post_id)
 ORDER BY p.brand, CAST(timezone('UTC', p.created_at) AS DATE)
 """
 
-# the verbatims of the (brand, day) groups in _g (rows of _GROUP_ROWS)
+# the verbatims of the (brand, day) groups in _g (rows of _GROUP_ROWS: all mentions of the
+# groups' posts, so the keys cover every mention of each post)
+_GM = "(SELECT * FROM mentions WHERE rowid IN (SELECT rid FROM _gm))"
 _VERBATIMS_GROUPS = f"""
 INSERT INTO verbatims
 {_VERBATIM_COLS}
-{_GROUP_JOIN}
+FROM {_GM} m
+JOIN (
+    SELECT *, {ENGAGEMENT} AS engagement FROM posts WHERE rowid IN (SELECT rid FROM _gp)
+) p USING (post_id)
+JOIN ({_POST_KEYS.format(mentions=_GM)}) k USING (post_id)
 ORDER BY p.brand, CAST(timezone('UTC', p.created_at) AS DATE)
 """
 
@@ -294,7 +323,8 @@ def rebuild(
 
 
 #: Bump when the aggregate SQL changes: stored signatures then differ and force a rebuild.
-AGGREGATES_VERSION = "1"
+#: "2": `verbatims` carries its post's sort keys (migration 0010).
+AGGREGATES_VERSION = "2"
 
 
 def inputs_signature(settings) -> str:

@@ -72,8 +72,9 @@ RANK = {
 
 def _lake_posts(day: str, d: int) -> tuple[list[dict], list[dict]]:
     """~100 posts of two brands: pairs with the same created_at (keyset ties), 0 to 3
-    mentions each and one of the newest with 250 (more rows than the first Top-N reads), spam
-    and a duplicate (not eligible: never shown), engagement in the raw record."""
+    mentions each, spam and a duplicate (not eligible: never shown), engagement in the raw
+    record; and more rows than the first Top-N reads in the first post of each order: one of
+    the newest posts has 250 mentions and the most engagement, one has 200 negative ones."""
     posts, mentions = [], []
     for i in range(100):
         created = datetime.fromisoformat(day).replace(tzinfo=UTC) + timedelta(minutes=i // 2)
@@ -82,13 +83,16 @@ def _lake_posts(day: str, d: int) -> tuple[list[dict], list[dict]]:
             "created_at": created,
             "raw": json.dumps({"id": f"{day}-{i}", "retweet_count": (i * 7) % 11}),
         }
+        many = {(2, 98): 250, (1, 50): 200}.get((d, i))
+        if (d, i) == (2, 98):
+            over["raw"] = json.dumps({"id": f"{day}-{i}", "retweet_count": 1000})
         if i % 17 == 0:
             over["spam_score"] = 0.9
         if d == 0 and i in (10, 11):
             over["text_hash"] = stable_id("text", "same story")  # one becomes a duplicate
         p = post_row("twitter", day, i, **over)
         posts.append(p)
-        n = 250 if (d, i) == (2, 98) else i % 4  # the newest post outnumbers one Top-N read
+        n = many or i % 4
         for j in range(n):
             baggage = (i + j) % 3 == 0
             mentions.append(
@@ -99,7 +103,7 @@ def _lake_posts(day: str, d: int) -> tuple[list[dict], list[dict]]:
                     "start": 5 * j,
                     "end": 5 * j + 4,
                     "aspect": "bag" if baggage else f"aspect{j % 5}",
-                    "polarity": POLARITIES[(i * 5 + j) % 3],
+                    "polarity": "negative" if n == 200 else POLARITIES[(i * 5 + j) % 3],
                     "confidence": 0.8,
                     "model_version": "m1",
                     "category": "lost_luggage" if baggage else None,
@@ -200,6 +204,17 @@ def test_every_page_agrees_with_the_view(snapshot, scope, sort):
             step = {"after": page.last} if sort == "newest" else {}
             page = queries.verbatim_page(cur, replace(f, page=page.number + 1, **step))
     assert shown == expected
+
+
+@pytest.mark.parametrize("sort", filters.SORTS)
+def test_each_order_has_several_pages_and_a_big_post_first(snapshot, sort):
+    f = parsed(snapshot, brand="united", sort=sort)
+    expected = reference(snapshot, f)
+    assert len(expected) > 2 * PER_PAGE  # three pages or more
+    with snapshot.cursor() as cur:
+        first = queries.verbatim_page(cur, f).posts[0]
+    assert len(first.mentions) == {"newest": 250, "engaged": 250, "negative": 200}[sort]
+    assert first.post_id == expected[0][0]
 
 
 def test_old_page_links_still_work(snapshot):
