@@ -47,6 +47,9 @@ log = logging.getLogger(__name__)
 
 #: Tables written per changed key rather than whole: (table, how its rows are keyed).
 KEYED_TABLES = ("posts", "mentions", "agg_daily", "verbatims")
+#: Why-copy reasons that are about a reader holding the slot, not about its content: the
+#: other slot is then the published one, only one publish behind, and can take a delta.
+READER_REASONS = ("the slot is still open in this process", "cannot open the slot read-write")
 #: Writer-only bookkeeping that readers never need.
 WRITER_ONLY_TABLES = ("change_log",)
 
@@ -379,6 +382,15 @@ def publish(
         lap("copy")
     link_atomically(slot, dest)
     lap("link")
+    if why_copy is not None and not why_copy.startswith(READER_REASONS):
+        # the other slot is as far behind as this one was (or missing): copy it now too, so
+        # the next publish is a delta, not a second copy (one more copy on a full load or a
+        # rebuild; the first change after one would otherwise pay it). Its old inode, if a
+        # reader still holds it, stays readable; the name gets the new file
+        other = next(s for s in slot_paths(dest) if s != slot)
+        other.unlink(missing_ok=True)
+        copy_atomically(writer, other)
+        lap("copy_other")
     LAST_PUBLISH.clear()
     LAST_PUBLISH.update(
         {"mode": "copy" if why_copy else "delta", "why": why_copy or "", "seconds": steps}
