@@ -106,9 +106,38 @@ WHERE b IN (SELECT substr(k, 3) FROM {keys} WHERE starts_with(k, 'b:'))
 """
 
 
-def _find_holders(con: duckdb.DuckDBPyConnection, keys: str, into: str, append: bool) -> None:
-    """(post_id, created_at, k) rows of every post holding a key of `keys`, into `into`."""
-    con.execute(_HITS_SQL.format(keys=keys))
+# the full refresh: only keys held by two posts or more can make a duplicate. Find them by a
+# 64-bit hash first (an aggregate over fixed-width values, instead of over ~100 M strings of up
+# to 35 bytes at 10 M mentions, which spilled more than 24 GB), then keep the (post, key) rows
+# of those hashes; a hash collision only adds a key that the exact pass then finds unshared
+_SHARED_HITS_SQL = """
+CREATE OR REPLACE TEMP TABLE _shared AS
+SELECT h FROM (
+    SELECT hash('h:' || text_hash) AS h FROM posts WHERE text_hash IS NOT NULL
+    UNION ALL
+    SELECT hash('b:' || b) FROM (SELECT unnest(minhash_bands) AS b FROM posts) WHERE b IS NOT NULL
+) GROUP BY h HAVING count(*) > 1;
+CREATE OR REPLACE TEMP TABLE _hits AS
+SELECT rowid AS rid, 'h:' || text_hash AS k FROM posts
+WHERE text_hash IS NOT NULL AND hash('h:' || text_hash) IN (SELECT h FROM _shared)
+UNION ALL
+SELECT rid, k FROM (SELECT rowid AS rid, 'b:' || unnest(minhash_bands) AS k FROM posts)
+WHERE k IS NOT NULL AND hash(k) IN (SELECT h FROM _shared);
+DROP TABLE _shared;
+"""
+
+
+def _find_holders(
+    con: duckdb.DuckDBPyConnection, keys: str | None, into: str, append: bool
+) -> None:
+    """(post_id, created_at, k) rows of every post holding a key of `keys`, into `into`;
+    `keys=None`: of every key that two posts or more hold (the full refresh)."""
+    if keys is None:
+        for stmt in _SHARED_HITS_SQL.split(";"):
+            if stmt.strip():
+                con.execute(stmt)
+    else:
+        con.execute(_HITS_SQL.format(keys=keys))
     rows = (
         "SELECT p.post_id, p.created_at, h.k FROM (SELECT rowid AS rid, post_id, created_at "
         "FROM posts WHERE rowid IN (SELECT rid FROM _hits)) p JOIN _hits h USING (rid)"
@@ -630,7 +659,7 @@ def recompute_dup_of(con: duckdb.DuckDBPyConnection, *, full: bool = False) -> i
             full = _count(con, "SELECT count(*) FROM _aff") > FULL_DEDUP_SHARE * n_posts
         changed = 0
         if full:
-            con.execute("CREATE OR REPLACE TEMP TABLE _kp AS " + _keys_sql("true", "true"))
+            _find_holders(con, None, "_kp", append=False)
             con.execute(_FRESH_DUP_SQL.format(keys="_kp", scope="posts"))
             changed = _apply_fresh_dup_of(con)
         elif pending:
