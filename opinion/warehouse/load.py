@@ -110,21 +110,38 @@ WHERE b IN (SELECT substr(k, 3) FROM {keys} WHERE starts_with(k, 'b:'))
 # 64-bit hash first (an aggregate over fixed-width values, instead of over ~100 M strings of up
 # to 35 bytes at 10 M mentions, which spilled more than 24 GB), then keep the (post, key) rows
 # of those hashes; a hash collision only adds a key that the exact pass then finds unshared
+_KEY_HASHES = """
+SELECT hash('h:' || text_hash) AS h FROM posts WHERE text_hash IS NOT NULL
+UNION ALL
+SELECT hash('b:' || b) FROM (SELECT unnest(minhash_bands) AS b FROM posts) WHERE b IS NOT NULL
+"""
 _SHARED_HITS_SQL = """
-CREATE OR REPLACE TEMP TABLE _shared AS
-SELECT h FROM (
-    SELECT hash('h:' || text_hash) AS h FROM posts WHERE text_hash IS NOT NULL
-    UNION ALL
-    SELECT hash('b:' || b) FROM (SELECT unnest(minhash_bands) AS b FROM posts) WHERE b IS NOT NULL
-) GROUP BY h HAVING count(*) > 1;
 CREATE OR REPLACE TEMP TABLE _hits AS
 SELECT rowid AS rid, 'h:' || text_hash AS k FROM posts
 WHERE text_hash IS NOT NULL AND hash('h:' || text_hash) IN (SELECT h FROM _shared)
 UNION ALL
 SELECT rid, k FROM (SELECT rowid AS rid, 'b:' || unnest(minhash_bands) AS k FROM posts)
-WHERE k IS NOT NULL AND hash(k) IN (SELECT h FROM _shared);
-DROP TABLE _shared;
+WHERE k IS NOT NULL AND hash(k) IN (SELECT h FROM _shared)
 """
+#: Keys aggregated per pass of the full refresh: the hash table of one pass stays a few
+#: hundred MB (one pass over ~100 M keys ran out of a 4 GB memory_limit)
+SHARED_KEYS_PER_PASS = 8_000_000
+
+
+def _shared_key_hashes(con: duckdb.DuckDBPyConnection) -> None:
+    """`_shared`: the 64-bit hashes of the keys two posts or more hold, aggregated in passes
+    over hash ranges so that memory stays bounded whatever the table size."""
+    n_keys = _count(
+        con,
+        "SELECT count(text_hash) + coalesce(sum(len(minhash_bands)), 0) FROM posts",
+    )
+    passes = max(1, -(-n_keys // SHARED_KEYS_PER_PASS))
+    con.execute("CREATE OR REPLACE TEMP TABLE _shared (h UBIGINT)")
+    for part in range(passes):
+        con.execute(
+            f"INSERT INTO _shared SELECT h FROM ({_KEY_HASHES}) "
+            f"WHERE h % {passes} = {part} GROUP BY h HAVING count(*) > 1"
+        )
 
 
 def _find_holders(
@@ -133,9 +150,9 @@ def _find_holders(
     """(post_id, created_at, k) rows of every post holding a key of `keys`, into `into`;
     `keys=None`: of every key that two posts or more hold (the full refresh)."""
     if keys is None:
-        for stmt in _SHARED_HITS_SQL.split(";"):
-            if stmt.strip():
-                con.execute(stmt)
+        _shared_key_hashes(con)
+        con.execute(_SHARED_HITS_SQL)
+        con.execute("DROP TABLE _shared")
     else:
         con.execute(_HITS_SQL.format(keys=keys))
     rows = (

@@ -226,3 +226,21 @@ def test_dup_of_follows_keys_of_older_posts_that_a_new_post_touches(settings):
         x["post_id"]: y["post_id"],
         n["post_id"]: x["post_id"],  # dup_of is not transitive: n shares only x's text
     }
+
+
+def test_full_dup_of_in_several_hash_passes_equals_one_pass(settings, monkeypatch):
+    from opinion.warehouse import load as load_module
+
+    lake = settings.lake_dir
+    a = [post_row("twitter", "2015-02-20", i) for i in range(6)]
+    b = [post_row("reddit", "2015-02-21", i, text_hash=a[i]["text_hash"]) for i in range(3)]
+    c = [post_row("forum", "2015-02-22", 0, minhash_bands=a[4]["minhash_bands"][:1])]
+    for source, day, rows in (("twitter", "2015-02-20", a), ("reddit", "2015-02-21", b),
+                              ("forum", "2015-02-22", c)):  # fmt: skip
+        write_mentions(lake, source, day, rows)
+    load_lake(settings)
+    one_pass = snapshot(settings)["dups"]
+    assert sum(d is not None for _, d in one_pass) == 4
+    monkeypatch.setattr(load_module, "SHARED_KEYS_PER_PASS", 3)  # a pass per 3 keys
+    load_lake(settings, rebuild=True)
+    assert snapshot(settings)["dups"] == one_pass
