@@ -19,7 +19,6 @@ import argparse
 import asyncio
 import json
 import re
-import statistics
 import sys
 import tempfile
 import time
@@ -27,6 +26,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+from sql_examples import percentiles  # noqa: E402
 
 EXTRA = (
     "/verbatims?page=5",
@@ -35,14 +37,6 @@ EXTRA = (
     "/verbatims?polarity=negative&days=30",
     "/verbatims.csv",
 )
-
-
-def _stats(times: list[float]) -> dict[str, float]:
-    times = sorted(times)
-    return {
-        "p50": round(statistics.median(times), 1),
-        "p95": round(times[min(len(times) - 1, int(0.95 * len(times)))], 1),
-    }
 
 
 def bench(warehouse: Path, n: int = 20, extra: tuple[str, ...] = EXTRA) -> dict:
@@ -67,7 +61,7 @@ def bench(warehouse: Path, n: int = 20, extra: tuple[str, ...] = EXTRA) -> dict:
             t0 = time.perf_counter()
             (await client.get(path)).raise_for_status()
             times.append((time.perf_counter() - t0) * 1000)
-        return r.text, _stats(times)
+        return r.text, percentiles(times)
 
     async def go() -> dict:
         out: dict = {}
@@ -95,7 +89,7 @@ def bench(warehouse: Path, n: int = 20, extra: tuple[str, ...] = EXTRA) -> dict:
             t0 = time.perf_counter()
             queries.verbatim_counts(cur, f)
             times.append((time.perf_counter() - t0) * 1000)
-    out["counts (uncached, default filter)"] = _stats(times)
+    out["counts (uncached, default filter)"] = percentiles(times)
     c = out["counts (uncached, default filter)"]
     print(f"{c['p50']:8.1f} {c['p95']:8.1f}  counts (uncached, default filter)")
     snapshot.close()

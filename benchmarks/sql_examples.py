@@ -59,7 +59,8 @@ def examples(repo: Path = REPO) -> tuple[list[Example], list[str]]:
     return found, skipped
 
 
-def _percentiles(times: list[float]) -> dict[str, float]:
+def percentiles(times: list[float]) -> dict[str, float]:
+    """p50 and p95 (nearest rank) of timings in ms, rounded to 0.1 (shared by the benchmarks)."""
     times = sorted(times)
     return {
         "p50": round(statistics.median(times), 1),
@@ -88,7 +89,7 @@ def bench_examples(
                     times.append((time.perf_counter() - t0) * 1000)
             except duckdb.Error as e:
                 raise RuntimeError(f"{ex.name}: {e}") from e
-            out[ex.name] = {**_percentiles(times), "rows": rows}
+            out[ex.name] = {**percentiles(times), "rows": rows}
         return out
     finally:
         con.close()

@@ -27,7 +27,6 @@ import json
 import os
 import random
 import shutil
-import statistics
 import subprocess
 import sys
 import time
@@ -239,6 +238,7 @@ def bench_pages(root: Path, brands: Path, n: int = 20) -> dict[str, dict[str, fl
     import asyncio
 
     import httpx
+    from sql_examples import percentiles  # benchmarks/ is on sys.path (run as a script)
 
     from opinion.config import Settings
     from opinion.serve.app import PAGES, create_app
@@ -260,11 +260,7 @@ def bench_pages(root: Path, brands: Path, n: int = 20) -> dict[str, dict[str, fl
                     t0 = time.perf_counter()
                     (await client.get(path)).raise_for_status()
                     times.append((time.perf_counter() - t0) * 1000)
-                times.sort()
-                out[path] = {
-                    "p50": statistics.median(times),
-                    "p95": times[min(len(times) - 1, int(0.95 * len(times)))],
-                }
+                out[path] = percentiles(times)
         return out
 
     return asyncio.run(go())

@@ -76,8 +76,11 @@ FROM (SELECT * FROM mentions WHERE rowid IN (SELECT rid FROM _gm)) m
 JOIN (SELECT * FROM posts WHERE rowid IN (SELECT rid FROM _gp)) p USING (post_id)
 """
 
-# agg_daily rows of the (brand, day) groups in _g (rows of _GROUP_ROWS)
-_AGG_GROUPS = f"""
+
+def _agg_insert(source: str) -> str:
+    """INSERT INTO agg_daily the counts per brand × touchpoint × category × domain × day of
+    the mention rows `m` joined to their posts `p` in `source` (a FROM ... clause)."""
+    return f"""
 INSERT INTO agg_daily
 WITH g AS (
     SELECT p.brand,
@@ -89,11 +92,15 @@ WITH g AS (
            count(*) FILTER (WHERE m.polarity = 'positive') AS positive,
            count(*) FILTER (WHERE m.polarity = 'negative') AS negative,
            count(*) FILTER (WHERE m.polarity = 'neutral') AS neutral
-    {_GROUP_JOIN}
+    {source}
     GROUP BY ALL
 )
 {_AGG_SELECT}
 """
+
+
+# agg_daily rows of the (brand, day) groups in _g (rows of _GROUP_ROWS)
+_AGG_GROUPS = _agg_insert(_GROUP_JOIN)
 
 # the columns of `verbatims`, the last three being the post's sort keys for the dashboard's
 # "most negative" and "most engaged" orders (migration 0010): net sentiment and negatives over
@@ -145,23 +152,7 @@ JOIN ({_POST_KEYS.format(mentions=_GM)}) k USING (post_id)
 ORDER BY p.brand, CAST(timezone('UTC', p.created_at) AS DATE)
 """
 
-_AGG_DAILY = f"""
-INSERT INTO agg_daily
-WITH g AS (
-    SELECT p.brand,
-           coalesce(m.touchpoint, 'other') AS touchpoint,
-           coalesce(m.category, 'other') AS category,
-           coalesce(m.cx_domain, 'experience') AS cx_domain,
-           CAST(timezone('UTC', p.created_at) AS DATE) AS day,
-           count(*) AS mentions,
-           count(*) FILTER (WHERE m.polarity = 'positive') AS positive,
-           count(*) FILTER (WHERE m.polarity = 'negative') AS negative,
-           count(*) FILTER (WHERE m.polarity = 'neutral') AS neutral
-    {ELIGIBLE}
-    GROUP BY ALL
-)
-{_AGG_SELECT}
-"""
+_AGG_DAILY = _agg_insert(ELIGIBLE)
 
 
 @dataclass

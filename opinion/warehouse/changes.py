@@ -42,7 +42,7 @@ def log_full(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("INSERT INTO change_log (kind) VALUES ('full')")
 
 
-def last_seq(con: duckdb.DuckDBPyConnection, schema: str = "main") -> int:
+def last_seq(con: duckdb.DuckDBPyConnection) -> int:
     """The newest entry's sequence number (0 for an empty log)."""
-    row = con.execute(f"SELECT coalesce(max(seq), 0) FROM {schema}.change_log").fetchone()
+    row = con.execute("SELECT coalesce(max(seq), 0) FROM change_log").fetchone()
     return int(row[0]) if row else 0

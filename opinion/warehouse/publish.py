@@ -45,7 +45,7 @@ def _fsync_dir(directory: Path) -> None:
 
 log = logging.getLogger(__name__)
 
-#: Tables written per changed key rather than whole: (table, how its rows are keyed).
+#: Tables a delta writes per changed partition, post or (brand, day) group, not whole.
 KEYED_TABLES = ("posts", "mentions", "agg_daily", "verbatims")
 #: Why-copy reasons that are about a reader holding the slot, not about its content: the
 #: other slot is then the published one, only one publish behind, and can take a delta.
