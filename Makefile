@@ -22,7 +22,14 @@ $(STAMP): pyproject.toml constraints.txt
 demo: venv
 	$(VENV)/bin/opinion demo
 
-test: venv
+# tests/test_s3_lake.py runs a real S3 server (moto) from a venv of its own: moto needs
+# python-dateutil < 3, the project pins 4
+S3_VENV := .venv-s3
+$(S3_VENV)/bin/moto_server:
+	$(PYTHON) -m venv $(S3_VENV)
+	$(S3_VENV)/bin/python -m pip install $(PIP_FLAGS) "moto[server]>=5,<6"
+
+test: venv $(S3_VENV)/bin/moto_server
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/python -m pytest -q
 

@@ -212,7 +212,7 @@ def period_keys(lake_dir: Path, source: str, posts_per_day: Mapping[str, int]) -
     by_month: dict[str, list[str]] = {}
     for day in posts_per_day:
         by_month.setdefault(_check_day(day)[:7], []).append(day)
-    src_dir = Path(lake_dir) / "raw" / f"source={_check_name('source', source)}"
+    src_dir = storage.as_path(lake_dir) / "raw" / f"source={_check_name('source', source)}"
     keys: dict[str, str] = {}
     for month, days in by_month.items():
         if (src_dir / f"month={month}").is_dir():
