@@ -240,11 +240,13 @@ def correlate(scores, ratings, airline_of_review) -> dict[str, dict]:
 
 def run(reviews: Path, ratings_path: Path, sample: int | None, seed: int, model: str | None):
     """The whole check in a temporary lake + warehouse; returns (result, summary)."""
+    from opinion.collect.partitions import collect_file
     from opinion.config import Settings
+    from opinion.extract.stage import extract, load_engine
     from opinion.nlp.taxonomy import taxonomy_for
-    from opinion.pipeline import collect_file, extract, load, load_engine
     from opinion.sources.files import AIRLINE_REVIEWS, FileSourceConfig
     from opinion.warehouse import connect
+    from opinion.warehouse.load import run_load as load
 
     started = time.time()
     ratings = read_ratings(ratings_path)

@@ -38,7 +38,7 @@ def engine_and_brands(model: str | None = None):
     """The engine (models loaded once per process) and the brand list for post targets (None
     when the configured list cannot be read: posts are then read without a brand target)."""
     from opinion.config import Settings
-    from opinion.pipeline import load_engine
+    from opinion.extract.stage import load_engine
 
     settings = Settings.from_env()
     engine = load_engine(settings, model)
@@ -114,7 +114,7 @@ def analyze_file(
 
     if not path.exists():
         raise FileNotFoundError(f"input file not found: {path}")
-    from opinion.pipeline import cap_text
+    from opinion.collect.gate import cap_text
 
     engine, brands = engine_and_brands(model)
     rows = list(read_rows(path))

@@ -114,11 +114,12 @@ def naive_pass(engine, texts: list[str]) -> float:
 def privacy_pass(limit: int | None = None) -> tuple[int, float]:
     """(posts, seconds) of collect's privacy step over the demo corpus rows: normalise, cap,
     Presidio (pattern recognizers on every string, spaCy NER on name candidates) on the text
-    and every raw payload string, author hashing, URL cleaning (`pipeline.to_posts`)."""
+    and every raw payload string, author hashing, URL cleaning (`opinion.collect.gate.to_posts`)."""
     from datetime import UTC, datetime
 
+    from opinion.clean.brands import load_brands
+    from opinion.collect.gate import PRIVACY_BATCH, privacy_redactor, to_posts
     from opinion.demo import demo_corpus
-    from opinion.pipeline import PRIVACY_BATCH, load_brands, privacy_redactor, to_posts
     from opinion.records import RawRecord
     from opinion.sources.files import AIRLINE_TWEETS, TWEET_URL, FileSourceConfig, read_file
 
@@ -167,8 +168,8 @@ def run_bench(
     texts = demo_texts(limit)
     settings = Settings.from_env()
     brands = BrandList.load(settings.brands_file)
+    from opinion.extract.stage import load_engine
     from opinion.nlp.taxonomy import mapper_for
-    from opinion.pipeline import load_engine
 
     t = time.perf_counter()
     engine = load_engine(settings, model)

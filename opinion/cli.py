@@ -132,7 +132,8 @@ def collect(
     `airline-demo` (the bundled corpus as source `airline_tweets`), or `all` (every enabled
     job of opinion.yaml); `--job NAME` runs one configured job.
     """
-    from opinion.sources.run import SOURCES, build_source, collect_source, run_job
+    from opinion.collect.jobs import collect_source, run_job
+    from opinion.sources.registry import SOURCES, build_source
 
     settings = _settings(warehouse, lake_dir)
     if limit is not None and limit < 1:
@@ -194,7 +195,7 @@ def collect(
 @one_line_errors
 def extract(warehouse, lake_dir, model, force) -> None:
     """Clean and analyse raw partitions that are new or made by another model version."""
-    from opinion.pipeline import extract as run
+    from opinion.extract.stage import extract as run
 
     report = run(_settings(warehouse, lake_dir, model=model), force=force)
     click.echo(json.dumps(report.__dict__))
@@ -211,7 +212,7 @@ def extract(warehouse, lake_dir, model, force) -> None:
 @one_line_errors
 def load(warehouse, lake_dir, rebuild) -> None:
     """Merge the lake into DuckDB (single writer), check quality, publish the snapshot."""
-    from opinion.pipeline import load as run
+    from opinion.warehouse.load import run_load as run
 
     report = run(_settings(warehouse, lake_dir), rebuild=rebuild)
     click.echo(json.dumps(report if isinstance(report, dict) else report.__dict__, default=str))
@@ -309,9 +310,9 @@ def _eval_sentiment(data, text_col, label_col, rating_buckets, model, as_json) -
 
 
 def _eval_touchpoint(data, model, as_json, text_col, label_col) -> None:
+    from opinion.extract.stage import load_engine
     from opinion.nlp.evaluate_touchpoint import evaluate_touchpoints, format_report, read_labelled
     from opinion.nlp.taxonomy import mapper_for, taxonomy_for
-    from opinion.pipeline import load_engine
 
     rows = read_labelled(data, text_col, label_col)
     settings = _settings(model=model)
@@ -344,7 +345,7 @@ def taxonomy() -> None:
 @one_line_errors
 def taxonomy_fit(pack, lake_dir, model, limit, as_json) -> None:
     """Fit the pack's category head on the lake's raw posts; stored beside the pack."""
-    from opinion.pipeline import fit_taxonomy
+    from opinion.extract.taxonomy_fit import fit_taxonomy
 
     settings = _settings(lake_dir=lake_dir, model=model)
     report = fit_taxonomy(settings, pack, echo=None if as_json else click.echo, limit=limit)

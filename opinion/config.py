@@ -10,9 +10,11 @@ from __future__ import annotations
 import os
 import secrets
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
-from opinion.storage import is_remote, lake_path
+from opinion.lake import Lake
+from opinion.lake.storage import lake_path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(os.environ.get("OPINION_DATA", REPO_ROOT / "data"))
@@ -56,6 +58,11 @@ class Settings:
         values["lake_dir"] = lake_path(values["lake_dir"])  # a local or s3:// lake
         return cls(**values)  # type: ignore[arg-type]
 
+    @cached_property
+    def lake(self) -> Lake:
+        """The lake at `lake_dir`: every stage reads and writes it through this one object."""
+        return Lake.of(self.lake_dir)
+
     @property
     def writer_warehouse(self) -> Path:
         """The single writer's private file. `warehouse` itself is the published snapshot that
@@ -70,7 +77,7 @@ class Settings:
         salt = os.environ.get("OPINION_AUTHOR_SALT")
         if salt:
             return salt
-        if is_remote(self.lake_dir) or os.environ.get("OPINION_REQUIRE_AUTHOR_SALT") == "1":
+        if self.lake.remote or os.environ.get("OPINION_REQUIRE_AUTHOR_SALT") == "1":
             raise ValueError(
                 "OPINION_AUTHOR_SALT is required on a multi-worker deployment (set it, or the "
                 "Airflow Variable opinion_author_salt, the same on every worker)"

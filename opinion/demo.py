@@ -44,8 +44,10 @@ def run_demo(
     limit: int | None = None,
     echo: Callable[[str], None] = print,
 ) -> dict:
-    from opinion.pipeline import collect_file, extract, load
+    from opinion.collect.partitions import collect_file
+    from opinion.extract.stage import extract
     from opinion.sources.files import AIRLINE_TWEETS, TWEET_URL, FileSourceConfig
+    from opinion.warehouse.load import run_load as load
 
     corpus = corpus or demo_corpus(settings)
     if limit:

@@ -10,7 +10,6 @@ the other to finish; after that it stops with one clear line instead of a traceb
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -51,21 +50,3 @@ def held(path: Path, what: str, timeout: float | None = None) -> Iterator[None]:
         yield
     finally:
         lock.release()
-
-
-def source_lock(lake_dir: Path, source: str, timeout: float | None = None):
-    """The lock of one source's raw partitions (held by collect while it merges)."""
-    from opinion.storage import is_remote
-
-    safe = re.sub(r"[^A-Za-z0-9_.\-]", "-", source)[:100] or "source"
-    if is_remote(lake_dir):
-        # object storage has no file locks: collects of one source on one machine still
-        # exclude each other here; across workers, the Airflow pool serialises them
-        import hashlib
-        import tempfile
-
-        lake_key = hashlib.sha1(str(lake_dir).encode()).hexdigest()[:12]
-        path = Path(tempfile.gettempdir()) / "opinion-locks" / lake_key / f"collect-{safe}.lock"
-    else:
-        path = Path(lake_dir) / ".locks" / f"collect-{safe}.lock"
-    return held(path, f"a collect of {source!r}", timeout)

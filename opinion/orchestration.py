@@ -1,8 +1,9 @@
-"""What the Airflow DAGs call: thin, JSON-friendly wrappers over `opinion.pipeline`.
+"""What the Airflow DAGs call: thin, JSON-friendly wrappers over the wings.
 
-Built only from the pipeline's public functions (`job_names`, `collect_job`,
-`pending_partitions`, `extract_partitions`, `load`), so the DAG files in `dags/` hold no
-business logic. Light at import time: `opinion.pipeline` (pyarrow), the models and DuckDB are
+Built only from the wings' public functions (`opinion.collect.jobs.run_job`,
+`opinion.extract.stage.pending_partitions` / `extract_partitions`,
+`opinion.warehouse.load.run_load`), so the DAG files in `dags/` hold no business logic.
+Light at import time: the wings (pyarrow), the models and DuckDB are
 imported inside the functions, when a task runs, never when the scheduler parses a DAG file.
 Nothing here imports Airflow at module level either; `run_task` and `task_defaults` import
 the few Airflow names they need lazily.
@@ -10,7 +11,6 @@ the few Airflow names they need lazily.
 
 from __future__ import annotations
 
-import inspect
 import logging
 import math
 import os
@@ -48,7 +48,7 @@ def apply_airflow_secrets() -> None:
     """Inside a task: fill what the environment lacks from Airflow's secrets — the author salt
     from the Variable `opinion_author_salt`, the lake's S3 endpoint and keys from the
     connection `opinion_lake` — so workers need no secrets in their own environment."""
-    from opinion import storage
+    from opinion.lake import storage
 
     if not os.environ.get("OPINION_AUTHOR_SALT"):
         try:
@@ -99,14 +99,18 @@ def list_jobs() -> list[str]:
     return [entry.label for entry in load_entries(settings=settings()) if entry.enabled]
 
 
-def _window_aware_runner() -> Callable[..., Any] | None:
-    """`run_job(settings, job, since=, until=)` when the sources layer offers one."""
-    try:
-        from opinion.sources.run import run_job
-    except ImportError:
-        return None
-    params = inspect.signature(run_job).parameters
-    return run_job if {"since", "until"} <= set(params) else None
+def job_names(settings: Settings) -> list[str]:
+    """Names of the enabled collect jobs in the configuration (`opinion.yaml`)."""
+    from opinion.sources.config import configured_jobs
+
+    return [job.name for job in configured_jobs(settings)]
+
+
+def collect_job(settings: Settings, name: str) -> list[dict]:
+    """Run one configured collect job; returns one report per source of the job."""
+    from opinion.collect.jobs import run_job
+
+    return run_job(settings, name)
 
 
 def collect(name: str, since: datetime | None = None, until: datetime | None = None) -> dict:
@@ -120,15 +124,14 @@ def collect(name: str, since: datetime | None = None, until: datetime | None = N
 
     s = settings()
     job = get_job(name, s)
-    runner = _window_aware_runner() if (since or until) else None
-    if runner is not None and _supports_window(job):
+    if (since or until) and _supports_window(job):
+        from opinion.collect.jobs import run_job
+
         log.info("job %s: collecting the window %s .. %s", name, since, until)
-        report = _job_report(name, runner(s, job, since=since, until=until))
+        report = _job_report(name, run_job(s, job, since=since, until=until))
     else:
         if since or until:
             log.info("job %s: collecting from its cursor (%s has no window)", name, job.source)
-        from opinion.pipeline import collect_job
-
         report = _job_report(name, collect_job(s, name))
     report["changed"] = bool(report.get("partitions_written") or report.get("retracted"))
     log.info(
@@ -151,10 +154,10 @@ def _job_report(name: str, result: Any) -> dict:
 
 
 def _supports_window(job: Any) -> bool:
-    """Whether a configured job can fetch a since/until window (`opinion.sources.run.WINDOWED`:
+    """Whether a configured job can fetch a since/until window (`opinion.sources.registry.WINDOWED`:
     Bluesky, Hacker News); the others continue from their cursor, and a file has no window
     (its cursor is its fingerprint)."""
-    from opinion.sources.run import WINDOWED
+    from opinion.sources.registry import WINDOWED
 
     return getattr(job, "source", "files") in WINDOWED
 
@@ -185,14 +188,14 @@ def pending() -> list[list]:
     """Raw partitions that extract must (re)process for the current model, as
     `[["source/day", rows], ...]` (rows from the partition's metadata, to balance chunks)."""
     from opinion import lake
-    from opinion.pipeline import pending_partitions
+    from opinion.extract.stage import pending_partitions
 
     s = settings()
     out = []
     for name in pending_partitions(s):
         source, day = name.split("/", 1)
-        posts = lake.partition_path(s.lake_dir, "raw", source, day) / "posts.parquet"
-        rows = int(lake.read_metadata(posts).get(lake.META_ROW_COUNT, 0) or 0)
+        posts = s.lake.partition_path("raw", source, day) / "posts.parquet"
+        rows = int(s.lake.read_metadata(posts).get(lake.META_ROW_COUNT, 0) or 0)
         out.append([name, rows])
     return out
 
@@ -243,7 +246,7 @@ def extract(names: Sequence[str]) -> dict:
     line per partition says how far the task is."""
     import time
 
-    from opinion.pipeline import extract_partitions, load_engine, pending_partitions
+    from opinion.extract.stage import extract_partitions, load_engine, pending_partitions
 
     s = settings()
     still = set(pending_partitions(s))
@@ -298,7 +301,7 @@ def sum_reports(reports: Sequence[dict | None]) -> dict:
 def load() -> dict:
     """Run the single-writer load; the summary of its `LoadReport`. Raises `QualityError`
     (nothing published) when a required check fails."""
-    from opinion.pipeline import load as load_stage
+    from opinion.warehouse.load import run_load as load_stage
 
     report = load_stage(settings())
     fields = getattr(report, "__dict__", report if isinstance(report, dict) else {})
@@ -326,9 +329,9 @@ def is_terminal(exc: BaseException) -> bool:
     a batch failing the collect data-quality guards (`CollectQualityError`), a source's
     `TerminalError` (bad credentials, gone endpoint) and a failed warehouse gate
     (`QualityError`)."""
-    from opinion.pipeline import CollectQualityError
-    from opinion.sources.base import TerminalError
+    from opinion.collect.partitions import CollectQualityError
     from opinion.sources.config import ConfigError
+    from opinion.sources.errors import TerminalError
     from opinion.warehouse.quality import QualityError
 
     terminal = (ConfigError, CollectQualityError, FileNotFoundError, TerminalError, QualityError)
@@ -337,7 +340,7 @@ def is_terminal(exc: BaseException) -> bool:
 
 def is_transient(exc: BaseException) -> bool:
     """A source's `TransientError` (rate limit, timeout, 5xx): retried with backoff."""
-    from opinion.sources.base import TransientError
+    from opinion.sources.errors import TransientError
 
     return isinstance(exc, TransientError)
 

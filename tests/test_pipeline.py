@@ -9,11 +9,12 @@ import re
 import duckdb
 import pytest
 
-from opinion import lake
+from opinion.collect.partitions import collect_file
 from opinion.demo import DEMO_SOURCE
+from opinion.extract.stage import extract
 from opinion.nlp.registry import model_version
-from opinion.pipeline import collect_file, extract, load
 from opinion.sources.files import AIRLINE_TWEETS, TWEET_URL, FileSourceConfig
+from opinion.warehouse.load import run_load as load
 
 EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.]+")
 
@@ -99,7 +100,7 @@ def test_second_run_changes_nothing(run):
 
 def test_no_author_name_or_contact_details_stored(run):
     settings, *_, names = run
-    from opinion.pipeline import load_brands
+    from opinion.clean.brands import load_brands
 
     handles = load_brands(settings).handles
     with duckdb.connect(str(settings.warehouse), read_only=True) as con:
@@ -141,5 +142,5 @@ def test_rows_carry_ids_versions_and_sentiment(run):
 def test_new_model_version_makes_partitions_stale(run):
     settings, *_ = run
     current = model_version(settings.model)
-    assert lake.stale_raw_partitions(settings.lake_dir, current) == []
-    assert lake.stale_raw_partitions(settings.lake_dir, "absa-minilm@other")
+    assert settings.lake.stale_raw_partitions(current) == []
+    assert settings.lake.stale_raw_partitions("absa-minilm@other")

@@ -7,9 +7,11 @@ import duckdb
 import httpx
 import pytest
 
+from opinion.collect.partitions import collect_file
 from opinion.demo import DEMO_SOURCE
-from opinion.pipeline import collect_file, extract, load
+from opinion.extract.stage import extract
 from opinion.sources.files import AIRLINE_TWEETS, TWEET_URL, FileSourceConfig
+from opinion.warehouse.load import run_load as load
 from tests.s3server import moto_server
 
 DIGESTS = {
@@ -44,8 +46,8 @@ def _run(settings, corpus, engine):
 
 
 def test_collect_extract_load_through_s3_equals_local(s3_endpoint, tmp_path, engine, demo_slice):
-    from opinion import storage
     from opinion.config import Settings
+    from opinion.lake import storage
 
     corpus = demo_slice(tmp_path / "slice.csv", 300, start=5000)
     remote = Settings.from_env(

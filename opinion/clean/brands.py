@@ -196,3 +196,8 @@ class BrandList:
 
     def __iter__(self) -> Iterator[Brand]:
         return iter(self.brands)
+
+
+def load_brands(settings) -> BrandList:
+    """The brand list `settings` names (`Settings.brands_file`)."""
+    return BrandList.load(settings.brands_file)

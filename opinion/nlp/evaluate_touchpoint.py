@@ -106,7 +106,7 @@ def dominant_touchpoint(mentions: list[dict], sentiment: str | None) -> str:
 
 def post_mentions(texts: list[str], engine, mapper, chunk: int = 256) -> list[tuple]:
     """(sentiment, mapped mention dicts incl. implicit ones) per text, as extraction makes
-    them (`pipeline.extract_partition`)."""
+    them (`opinion.extract.partition.extract_partition`)."""
     from opinion.nlp.categories import implicit_mentions
 
     out = []

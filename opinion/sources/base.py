@@ -2,7 +2,7 @@
 
 A source is a generator of pages. Each `Page` carries the records it produced
 (`RawRecord` or `Reject`) and the cursor to persist once those records are safely in the lake
-(`next_cursor`). The pipeline (`opinion.sources.run`) owns the cursor: it reads it, hands it to
+(`next_cursor`). The collect wing (`opinion.collect.jobs`) owns the cursor: it reads it, hands it to
 `Source.pages`, writes each page's records with `collect_records`, then saves the page's
 `next_cursor`. A crash between two pages therefore resumes exactly after the last page written.
 
@@ -30,18 +30,6 @@ from typing import Any, ClassVar
 
 from opinion.records import RawRecord, Reject
 from opinion.sources.timeparse import parse_timestamp
-
-
-class SourceError(RuntimeError):
-    """Base of every connector error; the message is one line with secrets removed."""
-
-
-class TransientError(SourceError):
-    """Worth retrying later: rate limited, server error, timeout, connection failure."""
-
-
-class TerminalError(SourceError):
-    """Retrying will not help: bad credentials, unknown resource, schema violation."""
 
 
 @dataclass
@@ -321,9 +309,6 @@ __all__ = [
     "Page",
     "Source",
     "SourceConfig",
-    "SourceError",
-    "TerminalError",
-    "TransientError",
     "dump_cursor",
     "html_to_text",
     "load_cursor",

@@ -5,7 +5,7 @@ The file (repo root, or `OPINION_CONFIG`) holds a list of jobs::
     version: 1
     jobs:
       - name: mastodon_airlines      # unique, [A-Za-z0-9_.-]
-        source: mastodon             # a connector name from opinion.sources.run.SOURCES
+        source: mastodon             # a connector name from opinion.sources.registry.SOURCES
         enabled: true                # default true
         options: {base_url: "https://mastodon.social", timeline: tag}
         brands: [Delta, JetBlue]     # optional
@@ -25,7 +25,8 @@ one-line `ConfigError` naming the job and the field), so a bad job fails before 
 Each job is validated on its own (`load_entries`): the collect DAG lists every enabled entry,
 a bad one fails its own task at once (terminal) and the healthy ones run.
 
-`configured_jobs()` is what the Airflow collect DAG maps over; `run.run_job` runs one.
+`configured_jobs()` is what the Airflow collect DAG maps over; `opinion.collect.jobs.run_job`
+runs one.
 """
 
 from __future__ import annotations
@@ -76,7 +77,7 @@ class CollectJob:
         return out
 
     def sources(self, client=None) -> list:
-        from opinion.sources.run import build_source
+        from opinion.sources.registry import build_source
 
         return [build_source(self.source, client=client, **o) for o in self.source_options()]
 
@@ -159,7 +160,7 @@ def _document_jobs(data: Any, where: str) -> list:
 
 def _parse_job(raw: Any, i: int, where: str, base_dir: Path, settings: Settings) -> CollectJob:
     """Validate one entry of `jobs:` (one-line ConfigError naming the job and the field)."""
-    from opinion.sources.run import SOURCES
+    from opinion.sources.registry import SOURCES
 
     here = f"{where} jobs[{i}]"
     if not isinstance(raw, dict):

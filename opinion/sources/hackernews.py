@@ -35,12 +35,12 @@ from opinion.sources.base import (
     Page,
     Source,
     SourceConfig,
-    TerminalError,
     dump_cursor,
     html_to_text,
     load_cursor,
     retry_or_skip,
 )
+from opinion.sources.errors import TerminalError
 from opinion.sources.http import safe_url
 from opinion.sources.timeparse import parse_timestamp
 

@@ -32,7 +32,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import httpx
 
-from opinion.sources.base import TerminalError, TransientError
+from opinion.sources.errors import TerminalError, TransientError
 
 log = logging.getLogger(__name__)
 

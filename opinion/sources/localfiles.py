@@ -13,7 +13,7 @@ Cursor: the file's fingerprint (`sha256:<hex of its bytes>`) plus a digest of ho
 unchanged file read the same way yields no page at all; a changed file, or the same file with
 a fixed mapping (or a reader that learnt BOM/gzip), is read again in full (posts merge by id,
 so only what changed is rewritten). The rejects file key is
-`file-<sha1(resolved path)[:12]>`, the same key `opinion.pipeline.collect_file` uses, so
+`file-<sha1(resolved path)[:12]>`, the same key `opinion.collect.partitions.collect_file` uses, so
 collecting a file either way gives the same lake.
 
 Config example (the demo job)::
@@ -93,7 +93,7 @@ class FilesConfig(SourceConfig):
 
 
 def run_key_for(path: Path) -> str:
-    """The rejects key `opinion.pipeline.collect_file` uses for this file."""
+    """The rejects key `opinion.collect.partitions.collect_file` uses for this file."""
     return "file-" + hashlib.sha1(str(Path(path).resolve()).encode()).hexdigest()[:12]
 
 

@@ -39,13 +39,13 @@ from opinion.sources.base import (
     Page,
     Source,
     SourceConfig,
-    TerminalError,
     dump_cursor,
     html_to_text,
     load_cursor,
     newer_id,
     retry_or_skip,
 )
+from opinion.sources.errors import TerminalError
 from opinion.sources.http import safe_url
 from opinion.sources.timeparse import parse_timestamp
 

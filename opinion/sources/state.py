@@ -10,13 +10,11 @@ the raw partitions holding the records it covers are written.
 from __future__ import annotations
 
 import json
-import os
 import re
-import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
-from opinion import storage
+from opinion.lake import Lake
 
 _SAFE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
 
@@ -29,8 +27,7 @@ def _check(what: str, value: str) -> str:
 
 def cursor_path(lake_dir: Path, source: str, key: str) -> Path:
     return (
-        storage.as_path(lake_dir)
-        / "state"
+        Lake.of(lake_dir).path("state")
         / f"source={_check('source', source)}"
         / f"{_check('key', key)}.json"
     )
@@ -54,30 +51,20 @@ def write_cursor(lake_dir: Path, source: str, key: str, cursor: str) -> Path:
     if not isinstance(cursor, str):
         raise ValueError(f"cursor must be a string, got {type(cursor).__name__}")
     path = cursor_path(lake_dir, source, key)
-    path.parent.mkdir(parents=True, exist_ok=True)
     body = {
         "source": source,
         "key": key,
         "cursor": cursor,
         "updated_at": datetime.now(UTC).isoformat(timespec="microseconds"),
     }
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        with tmp.open("w", encoding="utf-8") as fh:
-            json.dump(body, fh, sort_keys=True)
-            storage.fsync_file(fh, tmp)
-        storage.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    storage.fsync_dir(path.parent)
+    Lake.of(lake_dir).write_text(path, json.dumps(body, sort_keys=True))
     return path
 
 
 def all_cursors(lake_dir: Path) -> list[dict]:
     """Every stored cursor as `{source, key, cursor, updated_at}` (updated_at: aware datetime),
     sorted by (source, key). Unreadable files are skipped."""
-    root = storage.as_path(lake_dir) / "state"
+    root = Lake.of(lake_dir).path("state")
     out = []
     if not root.is_dir():
         return out

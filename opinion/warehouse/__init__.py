@@ -4,7 +4,7 @@ One writer (`load_lake`) owns `Settings.writer_warehouse`; readers open the publ
 `Settings.warehouse` read-only. See docs/warehouse.md.
 """
 
-from opinion.warehouse.load import LoadError, LoadReport, load_lake
+from opinion.warehouse.load import LoadError, LoadReport, load_lake, run_load
 from opinion.warehouse.migrate import applied_versions, connect, migrations
 from opinion.warehouse.publish import publish
 from opinion.warehouse.quality import CheckResult, QualityError, run_checks
@@ -21,6 +21,7 @@ __all__ = [
     "load_lake",
     "migrations",
     "publish",
+    "run_load",
     "run_checks",
     "set_cursor",
 ]

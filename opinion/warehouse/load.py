@@ -19,8 +19,8 @@ meanwhile) and inserted with `INSERT ... SELECT` over the registered Arrow table
 
 from __future__ import annotations
 
+import errno
 import logging
-import os
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -30,22 +30,17 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
-from opinion import storage
 from opinion.config import Settings
 from opinion.lake import (
     MENTION_POSTS_SCHEMA,
     MENTIONS_SCHEMA,
     META_WRITE_ID,
     REJECTS_SCHEMA,
+    Lake,
     Partition,
     RejectFile,
     conform,
-    file_fingerprint,
-    list_partitions,
-    list_rejects,
-    partition_fingerprint,
 )
 from opinion.warehouse import changes
 from opinion.warehouse.migrate import connect
@@ -269,24 +264,6 @@ def _q(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _read_consistent(paths: dict[str, Path]) -> tuple[str, dict[str, pa.Table]]:
-    """Read files through open handles: (fingerprint of exactly those files, tables)."""
-    tables, prints = {}, []
-    for name in sorted(paths):
-        with paths[name].open("rb") as fh:
-            if storage.is_remote(paths[name]):  # object storage: no fstat, see opinion.storage
-                tables[name] = pq.read_table(fh)
-                wid = (tables[name].schema.metadata or {}).get(META_WRITE_ID.encode(), b"")
-                prints.append(f"{name}={storage.fingerprint(paths[name], wid.decode())}")
-                continue
-            st = os.fstat(fh.fileno())
-            prints.append(f"{name}={st.st_size}:{st.st_mtime_ns}")
-            # ParquetFile.read: no dataset machinery, no thread pool (partitions are small and
-            # there are many of them; a pool per file costs more than it saves on 2 cores)
-            tables[name] = pq.ParquetFile(fh).read(use_threads=False)
-    return "|".join(prints), tables
-
-
 def _loaded_fingerprints(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
     return dict(con.execute("SELECT lake_path, fingerprint FROM loaded_partitions").fetchall())
 
@@ -370,7 +347,7 @@ def _in_transaction(con: duckdb.DuckDBPyConnection, lake_path: str, body: Callab
 
 def _read_partition(part: Partition) -> _Part:
     """Read and check one mentions partition (no database work)."""
-    fingerprint, tables = _read_consistent(
+    fingerprint, tables = part.lake.read_consistent(
         {"posts": part.file("posts"), "mentions": part.file("mentions")}
     )
     write_ids = {(t.schema.metadata or {}).get(META_WRITE_ID.encode()) for t in tables.values()}
@@ -562,7 +539,7 @@ def _load_mentions_batch(
 
 def _load_rejects_file(con: duckdb.DuckDBPyConnection, rf: RejectFile, report: LoadReport) -> None:
     rel, started, run_id = rf.relpath, time.time(), uuid.uuid4().hex
-    fingerprint, tables = _read_consistent({"rejects": rf.path})
+    fingerprint, tables = rf.lake.read_consistent({"rejects": rf.path})
     rejects = conform(tables["rejects"], REJECTS_SCHEMA)
     counts: dict[str, int] = {}
 
@@ -719,9 +696,9 @@ def load_into(con: duckdb.DuckDBPyConnection, lake_dir: Path, report: LoadReport
     """Merge the changed lake files into the writer (no dup_of, aggregates, checks, publish)."""
     loaded = _loaded_fingerprints(con)
     changed = []
-    for part in list_partitions(lake_dir, "mentions"):
+    for part in Lake.of(lake_dir).list_partitions("mentions"):
         try:
-            if loaded.get(part.relpath) == partition_fingerprint(part):
+            if loaded.get(part.relpath) == part.fingerprint():
                 report.partitions_skipped += 1
                 continue
         except OSError as exc:  # a partition deleted while listing
@@ -731,10 +708,10 @@ def load_into(con: duckdb.DuckDBPyConnection, lake_dir: Path, report: LoadReport
     for batch in _batches(changed):
         _load_mentions_batch(con, batch, report)
     present = set()
-    for rf in list_rejects(lake_dir):
+    for rf in Lake.of(lake_dir).list_rejects():
         present.add(rf.relpath)
         try:
-            if loaded.get(rf.relpath) == f"rejects={file_fingerprint(rf.path)}":
+            if loaded.get(rf.relpath) == f"rejects={rf.lake.file_fingerprint(rf.path)}":
                 report.partitions_skipped += 1
                 continue
             _load_rejects_file(con, rf, report)
@@ -849,3 +826,36 @@ def load_lake(
         report.seconds,
     )
     return report
+
+
+def run_load(settings: Settings, rebuild: bool = False):
+    """Merge the lake into the warehouse (single writer) and publish the read snapshot;
+    `rebuild` recomputes dup_of and every aggregate from all rows.
+
+    A second `load` of the same warehouse waits for the first (`OPINION_LOCK_TIMEOUT`, default
+    600 s) instead of failing on DuckDB's file lock, then stops with one clear line. Disk full
+    (ENOSPC) becomes a one-line error as well."""
+    from opinion.locks import held
+
+    writer = Path(settings.writer_warehouse)
+    with held(writer.with_name(writer.name + ".lock"), f"a load of {writer.name}"):
+        return _no_space(lambda: load_lake(settings, rebuild=rebuild), "load")
+
+
+def _no_space(fn, stage: str):
+    """Run `fn`; a full disk, or a writer file another program holds, becomes one clear
+    RuntimeError instead of a traceback."""
+    try:
+        return fn()
+    except duckdb.IOException as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if "No space left" in first or "lock" in first.lower():
+            raise RuntimeError(f"{stage}: {first}") from None
+        raise
+    except OSError as exc:
+        if exc.errno != errno.ENOSPC:
+            raise
+        where = f" ({exc.filename})" if exc.filename else ""
+        raise RuntimeError(
+            f"{stage}: no space left on device{where}; free space and re-run"
+        ) from None

@@ -1,5 +1,5 @@
 """End to end through Airflow: collect → extract → load with dag.test() on a 150-row slice of
-the demo corpus must leave the warehouse a direct `opinion.pipeline` run leaves; a load killed
+the demo corpus must leave the warehouse a direct run of the library's stages leaves; a load killed
 mid-transaction and re-run loses and doubles nothing; the second round changes nothing."""
 
 from __future__ import annotations
@@ -43,15 +43,11 @@ def _writer_counts(path) -> dict:
 
 
 def _direct_pipeline(data, out) -> dict:
-    """The same slice straight through opinion.pipeline (no Airflow) into another warehouse."""
+    """The same slice straight through the library's stages (no Airflow) into another warehouse."""
     from opinion.config import Settings
-    from opinion.pipeline import (
-        collect_job,
-        extract_partitions,
-        job_names,
-        load,
-        pending_partitions,
-    )
+    from opinion.extract.stage import extract_partitions, pending_partitions
+    from opinion.orchestration import collect_job, job_names
+    from opinion.warehouse.load import run_load as load
 
     settings = Settings.from_env(
         data_dir=data, lake_dir=out / "lake", warehouse=out / "warehouse" / "opinion.duckdb",

@@ -19,7 +19,7 @@ ERRORS_DAG = textwrap.dedent(
 
     def _terminal():
         try:
-            from opinion.sources.base import TerminalError
+            from opinion.sources.errors import TerminalError
         except ImportError:  # sources layer not there yet: the quality gate is terminal too
             from opinion.warehouse.quality import CheckResult, QualityError
 
@@ -29,7 +29,7 @@ ERRORS_DAG = textwrap.dedent(
 
     def _transient():
         try:
-            from opinion.sources.base import TransientError
+            from opinion.sources.errors import TransientError
         except ImportError:
             raise TimeoutError("read timed out") from None
         raise TransientError("429 Too Many Requests")

@@ -40,10 +40,9 @@ def _source(settings, path, **extra):
 
 
 def _lake_posts(settings) -> set[str]:
-    from opinion import lake
 
     out: set[str] = set()
-    for part in lake.list_partitions(settings.lake_dir, "raw", source="tweets"):
+    for part in settings.lake.list_partitions("raw", source="tweets"):
         out |= set(pq.read_table(part.file("posts")).column("native_id").to_pylist())
     return out
 
@@ -81,10 +80,10 @@ def test_each_job_is_validated_alone(settings, tmp_path):
 
 
 def test_terminal_and_retried_errors():
+    from opinion.collect.partitions import CollectQualityError
     from opinion.orchestration import is_terminal
-    from opinion.pipeline import CollectQualityError
-    from opinion.sources.base import TerminalError, TransientError
     from opinion.sources.config import ConfigError
+    from opinion.sources.errors import TerminalError, TransientError
 
     for exc in (ConfigError("x"), CollectQualityError("x"), FileNotFoundError("x")):
         assert is_terminal(exc)
@@ -93,8 +92,8 @@ def test_terminal_and_retried_errors():
 
 
 def test_renamed_required_column_fails_loudly_and_writes_nothing(settings, tmp_path):
-    from opinion.pipeline import CollectQualityError
-    from opinion.sources.run import collect_source
+    from opinion.collect.jobs import collect_source
+    from opinion.collect.partitions import CollectQualityError
 
     path = write_demo_slice(tmp_path / "in.csv", 60)
     text = path.read_text()
@@ -136,7 +135,7 @@ def test_unbalanced_quote_is_rejected_with_a_reason(tmp_path):
 
 
 def test_authoritative_file_retracts_vanished_posts(settings, tmp_path):
-    from opinion.sources.run import collect_source
+    from opinion.collect.jobs import collect_source
 
     path = write_demo_slice(tmp_path / "in.csv", 50)
     with path.open(newline="") as fh:
@@ -161,8 +160,8 @@ def test_authoritative_file_retracts_vanished_posts(settings, tmp_path):
 
 
 def test_authoritative_file_that_shrank_too_much_fails(settings, tmp_path):
-    from opinion.pipeline import CollectQualityError
-    from opinion.sources.run import collect_source
+    from opinion.collect.jobs import collect_source
+    from opinion.collect.partitions import CollectQualityError
 
     path = write_demo_slice(tmp_path / "in.csv", 50)
     collect_source(settings, _source(settings, path, authoritative=True))
@@ -189,7 +188,7 @@ def test_chunks_are_balanced_by_rows():
 
 
 def test_author_salt_required_on_a_remote_lake_and_file_is_private(monkeypatch, tmp_path):
-    from opinion import storage
+    from opinion.lake import storage
 
     monkeypatch.delenv("OPINION_AUTHOR_SALT", raising=False)
     remote = Settings.from_env(lake_dir="s3://opinion-test/lake", state_dir=tmp_path / "r")

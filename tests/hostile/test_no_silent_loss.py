@@ -8,7 +8,7 @@ import json
 
 import pyarrow.parquet as pq
 
-from opinion import lake
+from opinion.lake import Lake
 
 SOURCE = "airline_tweets"
 
@@ -20,7 +20,7 @@ def _ids(path) -> set[str]:
 
 def _lake_ids(lake_dir) -> list[str]:
     out = []
-    for part in lake.list_partitions(lake_dir, "raw", source=SOURCE):
+    for part in Lake.of(lake_dir).list_partitions("raw", source=SOURCE):
         out += pq.read_table(part.file("posts"), columns=["native_id"]).column(0).to_pylist()
     return out
 
@@ -35,7 +35,7 @@ def _collect_demo_file(lake_dir: str, path: str, go, meet) -> None:
     import threading
     import time
 
-    from opinion import pipeline
+    from opinion.collect import partitions
 
     def widen(_path: str) -> None:
         try:
@@ -44,11 +44,12 @@ def _collect_demo_file(lake_dir: str, path: str, go, meet) -> None:
             pass
         time.sleep(0.3)
 
-    pipeline._AFTER_RAW_READ = widen
+    partitions._AFTER_RAW_READ = widen
+    from opinion.collect.jobs import collect_source
     from opinion.config import Settings
     from opinion.demo import DEMO_SOURCE
     from opinion.sources.files import AIRLINE_TWEETS, TWEET_URL
-    from opinion.sources.run import build_source, collect_source
+    from opinion.sources.registry import build_source
 
     settings = Settings.from_env(lake_dir=lake_dir)
     options = dict(name=DEMO_SOURCE, mapping=AIRLINE_TWEETS, url_template=TWEET_URL)
@@ -93,7 +94,7 @@ def test_two_concurrent_collects_of_one_source_lose_nothing(tmp_path, demo_slice
 
 
 def _collect(settings, rows: list[dict], name="h.jsonl", mapping=None):
-    from opinion.pipeline import collect_file
+    from opinion.collect.partitions import collect_file
     from opinion.sources.files import FileSourceConfig
 
     path = settings.lake_dir.parent / name
@@ -104,7 +105,7 @@ def _collect(settings, rows: list[dict], name="h.jsonl", mapping=None):
 
 def _stored(settings) -> dict[str, tuple[str, str]]:
     out = {}
-    for part in lake.list_partitions(settings.lake_dir, "raw", source="hostile"):
+    for part in settings.lake.list_partitions("raw", source="hostile"):
         for row in pq.read_table(part.file("posts")).to_pylist():
             assert row["native_id"] not in out, "one native id in two partitions"
             out[row["native_id"]] = (part.day, row["text"])
@@ -133,7 +134,8 @@ def test_one_native_id_is_one_post_across_days_newest_wins(settings):
 
 
 def test_changed_mapping_rereads_the_file(settings):
-    from opinion.sources.run import build_source, collect_source
+    from opinion.collect.jobs import collect_source
+    from opinion.sources.registry import build_source
 
     path = settings.lake_dir.parent / "m.csv"
     path.write_text("id,body,ts\n1,hello there,2015-02-20 10:00:00 -0800\n")
@@ -150,7 +152,7 @@ def test_changed_mapping_rereads_the_file(settings):
 
 
 def test_timestamps_out_of_range_rejected_per_row_and_text_capped(settings):
-    from opinion.pipeline import MAX_TEXT_CHARS, TRUNCATED_MARK
+    from opinion.collect.gate import MAX_TEXT_CHARS, TRUNCATED_MARK
 
     huge = "word " * 1_000_000  # 5 MB
     report = _collect(
@@ -170,7 +172,7 @@ def test_timestamps_out_of_range_rejected_per_row_and_text_capped(settings):
     assert len(text) <= MAX_TEXT_CHARS + len(TRUNCATED_MARK) and text.endswith(TRUNCATED_MARK)
     raw = next(
         r["raw"]
-        for p in lake.list_partitions(settings.lake_dir, "raw", source="hostile")
+        for p in settings.lake.list_partitions("raw", source="hostile")
         for r in pq.read_table(p.file("posts")).to_pylist()
         if r["native_id"] == "4"
     )
@@ -178,7 +180,7 @@ def test_timestamps_out_of_range_rejected_per_row_and_text_capped(settings):
 
 
 def test_corrupt_raw_partition_is_skipped_and_named(settings, engine):
-    from opinion.pipeline import extract
+    from opinion.extract.stage import extract
 
     # one post a month: three day partitions (a sparse month would be one month partition)
     _collect(
@@ -189,10 +191,10 @@ def test_corrupt_raw_partition_is_skipped_and_named(settings, engine):
             {"id": "3", "text": "@united seat broken", "ts": "2015-04-22T10:00:00Z"},
         ],
     )
-    bad = lake.partition_path(settings.lake_dir, "raw", "hostile", "2015-02-20") / "posts.parquet"
+    bad = settings.lake.partition_path("raw", "hostile", "2015-02-20") / "posts.parquet"
     bad.write_bytes(bad.read_bytes()[:100])  # truncated
     report = extract(settings, engine)
     assert report.partitions == 2 and report.posts == 2
     assert len(report.skipped) == 1 and "day=2015-02-20" in report.skipped[0]
-    done = {p.day for p in lake.list_partitions(settings.lake_dir, "mentions")}
+    done = {p.day for p in settings.lake.list_partitions("mentions")}
     assert done == {"2015-03-21", "2015-04-22"}

@@ -105,8 +105,10 @@ def _warehouse_strings(path) -> list[str]:
 
 @pytest.mark.slow
 def test_no_planted_value_survives_collect_extract_load(tmp_path, settings, engine):
-    from opinion.pipeline import collect_file, extract, load
+    from opinion.collect.partitions import collect_file
+    from opinion.extract.stage import extract
     from opinion.sources.files import FileSourceConfig
+    from opinion.warehouse.load import run_load as load
 
     corpus = tmp_path / "planted.jsonl"
     corpus.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in _rows()) + "\n")

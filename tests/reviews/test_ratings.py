@@ -116,8 +116,8 @@ def test_cli_collect_with_rating_scale_option(tmp_path, settings, monkeypatch):
 
 
 def test_yaml_job_declares_rating_scale(tmp_path, settings):
+    from opinion.collect.jobs import run_job
     from opinion.sources.config import load_jobs
-    from opinion.sources.run import run_job
 
     reviews, _ = write_reviews(tmp_path / "in", per_airline=2)
     cfg = tmp_path / "opinion.yaml"

@@ -6,8 +6,10 @@ from __future__ import annotations
 import duckdb
 import pytest
 
-from opinion.pipeline import collect_file, extract, load
+from opinion.collect.partitions import collect_file
+from opinion.extract.stage import extract
 from opinion.sources.files import AIRLINE_REVIEWS, FileSourceConfig
+from opinion.warehouse.load import run_load as load
 from tests.reviews.synthetic import write_reviews
 
 

@@ -8,9 +8,9 @@ import pyarrow.parquet as pq
 import pytest
 from sourcesim import REDDIT_SECRET, SIMS, Item
 
-from opinion import lake
-from opinion.sources.base import TerminalError
-from opinion.sources.run import build_source, collect_source
+from opinion.collect.jobs import collect_source
+from opinion.sources.errors import TerminalError
+from opinion.sources.registry import build_source
 from opinion.sources.state import all_cursors, read_cursor
 
 CONNECTORS = sorted(SIMS)
@@ -18,14 +18,14 @@ CONNECTORS = sorted(SIMS)
 
 def raw_rows(settings, source: str) -> list[dict]:
     rows = []
-    for part in lake.list_partitions(settings.lake_dir, "raw", source):
+    for part in settings.lake.list_partitions("raw", source):
         rows += pq.read_table(part.file("posts")).to_pylist()
     return rows
 
 
 def rejects(settings, source: str) -> list[dict]:
     out = []
-    for f in lake.list_rejects(settings.lake_dir, "collect", source):
+    for f in settings.lake.list_rejects("collect", source):
         out += pq.read_table(f.path).to_pylist()
     return out
 
@@ -236,7 +236,7 @@ def test_window_collects_that_window_and_keeps_the_cursor(name, api, settings, c
     leaves the live cursor where it was."""
     from datetime import UTC, datetime
 
-    from opinion.sources.run import WINDOWED
+    from opinion.sources.registry import WINDOWED
 
     its = [Item(k, f"Flight {k} with Delta was late.") for k in range(1, 7)]
     sim = make(name, api, its)

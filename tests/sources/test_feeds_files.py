@@ -8,8 +8,8 @@ import pyarrow.parquet as pq
 import pytest
 from conftest import Resp
 
-from opinion import lake
-from opinion.sources.run import build_source, collect_source
+from opinion.collect.jobs import collect_source
+from opinion.sources.registry import build_source
 from opinion.sources.state import all_cursors, read_cursor, write_cursor
 
 RSS = b"""<?xml version="1.0" encoding="UTF-8"?>
@@ -45,7 +45,7 @@ def flat(text: str) -> str:
 
 def raw(settings, source):
     out = []
-    for p in lake.list_partitions(settings.lake_dir, "raw", source):
+    for p in settings.lake.list_partitions("raw", source):
         out += pq.read_table(p.file("posts")).to_pylist()
     return out
 
@@ -90,7 +90,7 @@ def test_hostile_or_broken_xml_is_a_reject(api, settings, client, body, why):
     api.route("/bad", lambda req: Resp(200, body))
     report = collect_source(settings, build_source("rss", client=client, url=api.url + "/bad"))
     assert report["rejected"] == 1 and report["posts"] == 0
-    (rej,) = pq.read_table(lake.list_rejects(settings.lake_dir)[0].path).to_pylist()
+    (rej,) = settings.lake.list_rejects()[0].read().to_pylist()
     assert why in rej["reason"] and rej["reason"].startswith("malformed page: http://127.0.0.1")
 
 
@@ -108,7 +108,7 @@ def test_files_source_cursor_is_fingerprint(tmp_path, settings):
     path.write_text(path.read_text() + '{"id": 2, "body": "Late", "ts": "2024-06-02"}\n')
     report = collect_source(settings, build_source("files", **opts))
     assert report["posts"] == 2 and len(raw(settings, "export")) == 2
-    assert len(lake.list_rejects(settings.lake_dir, "collect", "export")) == 1  # replaced
+    assert len(settings.lake.list_rejects("collect", "export")) == 1  # replaced
 
 
 def test_state_files_are_atomic_json(settings):

@@ -9,7 +9,7 @@ from email.utils import formatdate
 import pytest
 from conftest import Resp
 
-from opinion.sources.base import TerminalError, TransientError
+from opinion.sources.errors import TerminalError, TransientError
 from opinion.sources.http import (
     HttpClient,
     HttpPolicy,

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from opinion.sources.run import build_source, collect_source
+from opinion.collect.jobs import collect_source
+from opinion.sources.registry import build_source
 
 
 @pytest.mark.live

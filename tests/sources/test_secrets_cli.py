@@ -11,8 +11,9 @@ from click.testing import CliRunner
 from conftest import Resp
 from sourcesim import REDDIT_SECRET, REDDIT_TOKEN, BlueskySim, Item, RedditSim
 
-from opinion.sources.base import TerminalError
-from opinion.sources.run import build_source, collect_source
+from opinion.collect.jobs import collect_source
+from opinion.sources.errors import TerminalError
+from opinion.sources.registry import build_source
 
 BSKY_PASSWORD = "bsky-app-pass-9f8e-7d6c"
 BSKY_JWT = "eyJhbGciOiJIUzI1NiJ9.access-jwt-secret-part"

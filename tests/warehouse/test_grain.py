@@ -6,7 +6,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from opinion import lake
-from opinion.pipeline import collect_records
+from opinion.collect.partitions import collect_records
 from opinion.records import RawRecord
 
 

@@ -9,8 +9,7 @@
    no gap (the cursor never runs ahead of the lake) and no duplicate (post ids are stable);
 3. stop when the source is done, or after the page that reaches `limit` records.
 
-`SOURCES` maps connector names to `(ConfigClass, factory)`; `build_source(name, **options)`
-validates the options and returns a ready `Source`.
+`run_job` runs one configured job of `opinion.yaml` (one source per query).
 """
 
 from __future__ import annotations
@@ -18,41 +17,16 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from opinion.collect.partitions import collect_records
 from opinion.config import Settings
-from opinion.sources.appstore import AppStoreConfig, AppStoreSource
-from opinion.sources.base import Source, SourceConfig, dump_cursor
-from opinion.sources.bluesky import BlueskyConfig, BlueskySource
-from opinion.sources.hackernews import HackerNewsConfig, HackerNewsSource
-from opinion.sources.localfiles import FilesConfig, FilesSource
-from opinion.sources.mastodon import MastodonConfig, MastodonSource
-from opinion.sources.reddit import RedditConfig, RedditSource
-from opinion.sources.rss import RssConfig, RssSource
+from opinion.sources.base import Source
+from opinion.sources.registry import WINDOWED
 from opinion.sources.state import read_cursor, write_cursor
 
 log = logging.getLogger(__name__)
-
-SOURCES: dict[str, tuple[type[SourceConfig], Callable[..., Source]]] = {
-    "mastodon": (MastodonConfig, MastodonSource),
-    "bluesky": (BlueskyConfig, BlueskySource),
-    "hackernews": (HackerNewsConfig, HackerNewsSource),
-    "reddit": (RedditConfig, RedditSource),
-    "appstore": (AppStoreConfig, AppStoreSource),
-    "rss": (RssConfig, RssSource),
-    "files": (FilesConfig, FilesSource),
-}
-
-
-def build_source(connector: str, /, client=None, **options: Any) -> Source:
-    """A validated, ready `Source` for `connector` (one-line ValueError otherwise). `name` in
-    the options is the lake source name (default: the connector name)."""
-    if connector not in SOURCES:
-        raise ValueError(f"unknown source {connector!r} (known: {', '.join(sorted(SOURCES))})")
-    config_class, factory = SOURCES[connector]
-    return factory(config_class.from_options(**options), client)
 
 
 def _run_key(source: Source, page) -> str:
@@ -74,20 +48,6 @@ _SUMMED = (
 )
 
 
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
-
-
-#: Connectors that can fetch a time window, and the cursor that asks them for exactly it
-#: (their cursors carry both bounds): a backfill of one day collects that day.
-WINDOWED: dict[str, Callable[[datetime, datetime], str]] = {
-    "bluesky": lambda since, until: dump_cursor({"since": _iso(since), "until": _iso(until)}),
-    "hackernews": lambda since, until: dump_cursor(
-        {"since": int(since.timestamp()), "upper": int(until.timestamp())}
-    ),
-}
-
-
 def collect_source(
     settings: Settings,
     source: Source,
@@ -97,8 +57,6 @@ def collect_source(
     """Collect `source` into the lake from its saved cursor; returns a JSON-able report.
     With `window` (since, until; a connector in `WINDOWED`), collect exactly that window and
     leave the saved cursor alone (a backfill does not move the live cursor)."""
-    from opinion.pipeline import collect_records
-
     if limit is not None and limit < 1:
         raise ValueError(f"limit must be >= 1, got {limit}")
     if window is not None:

@@ -9,10 +9,8 @@ an fsspec filesystem: `s3fs` when it is installed, else pyarrow's own S3 client 
 fsspec's `ArrowFSWrapper` (the project's constraints pin python-dateutil 4, which s3fs'
 aiobotocore does not accept yet). Local lakes stay plain `pathlib.Path`s.
 
-What differs between the two is kept here: the atomic replace (`os.replace` locally; on S3 a
-single-object PUT of the destination, which readers see whole or not at all), fsync, and the
-change fingerprint (mtime has a one-second grain on S3, so remote files are fingerprinted by
-size and the `opinion.write_id` the lake writes into every Parquet footer).
+Only `opinion.lake.Lake` uses this module: it asks `is_remote` once, when it is built, and
+keeps what differs between the two (atomic replace, fsync, change fingerprint) to itself.
 """
 
 from __future__ import annotations
@@ -59,51 +57,6 @@ def lake_path(value: str | os.PathLike) -> Any:
     from upath import UPath
 
     return UPath(str(value), **storage_options())
-
-
-def as_path(value: Any) -> Any:
-    """Normalise what callers pass as a lake root (str, Path or remote path)."""
-    if isinstance(value, str):
-        return lake_path(value)
-    if isinstance(value, PurePath) or is_remote(value):
-        return value
-    return Path(value)
-
-
-def replace(src: Any, dst: Any) -> None:
-    """Move a finished temp file over its destination, atomically for readers."""
-    if is_remote(dst):
-        src.rename(dst)
-    else:
-        os.replace(src, dst)
-
-
-def fsync_file(fh: Any, path: Any) -> None:
-    if not is_remote(path):
-        fh.flush()
-        os.fsync(fh.fileno())
-
-
-def fsync_dir(directory: Any) -> None:
-    """Make a rename durable on a local disk (object stores have no directories)."""
-    if is_remote(directory):
-        return
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:  # pragma: no cover - platforms without directory fds
-        return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def fingerprint(path: Any, write_id: str | None = None) -> str:
-    """Cheap change detector: `{size}:{mtime_ns}` locally, `{size}:{write_id}` on S3."""
-    if not is_remote(path):
-        st = os.stat(path)
-        return f"{st.st_size}:{st.st_mtime_ns}"
-    return f"{path.stat().st_size}:{write_id or ''}"
 
 
 def _register_s3() -> None:

@@ -1,0 +1,142 @@
+"""The privacy gate: the only way a source's `RawRecord` becomes a `Post` row.
+
+Everything a collect writes passes here first, in one place: texts and every string of the raw
+payload are normalised, capped and redacted (Presidio on the shared spaCy pipeline), authors
+hashed with the salt, `posts.url` reduced to a non-identifying permalink, and `created_at`
+checked against a sane range. See docs/hardening.md.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+
+from opinion.records import Post, RawRecord
+
+#: Longest text kept (characters); longer texts are cut at a word boundary and end with
+#: `TRUNCATED_MARK` (the flag analysts filter on). Bounds every later stage's cost.
+MAX_TEXT_CHARS = 10_000
+TRUNCATED_MARK = " [truncated]"
+#: Sane range of `created_at`: rows outside are rejected one by one (a post "from 1970" or
+#: "from 9999" is a parsing fault or a hostile value, and would stretch every daily series).
+OLDEST_POST = datetime(2000, 1, 1, tzinfo=UTC)
+FUTURE_SLACK = timedelta(days=1)
+PRIVACY_BATCH = 512  # records redacted per Presidio/nlp.pipe batch
+
+
+def cap_text(text: str, limit: int = MAX_TEXT_CHARS) -> str:
+    """`text` itself, or its first `limit` characters (cut at the last space when there is
+    one nearby) followed by `TRUNCATED_MARK`."""
+    if len(text) <= limit:
+        return text
+    cut = text[:limit]
+    space = cut.rfind(" ", limit - 200)
+    return (cut[:space] if space > 0 else cut) + TRUNCATED_MARK
+
+
+def check_created_at(created_at: datetime, now: datetime) -> None:
+    """ValueError unless OLDEST_POST <= created_at <= now + FUTURE_SLACK."""
+    if created_at.tzinfo is None:
+        raise ValueError(f"created_at must carry a time zone: {created_at!r}")
+    if not OLDEST_POST <= created_at <= now + FUTURE_SLACK:
+        raise ValueError(
+            f"created_at {created_at.isoformat()} outside {OLDEST_POST.date()} .. now + 1 day"
+        )
+
+
+def privacy_redactor(keep_handles: Iterable[str], keep_words: Iterable[str] = ()):
+    from opinion.clean.privacy import Redactor
+
+    return Redactor(keep_handles, keep_words)
+
+
+def to_posts(
+    recs: list[RawRecord], salt: str, redactor, collected_at: datetime
+) -> list[dict | str]:
+    """Apply privacy to a batch of source records: the only way a `RawRecord` becomes a `Post`.
+
+    Text and every string of the raw payload are normalised (so zero-width or full-width
+    obfuscation cannot hide an e-mail), capped, then redacted in one Presidio batch. Returns,
+    per record, the post row or a one-line reject reason."""
+    from opinion.clean.normalize import normalize_text
+    from opinion.clean.privacy import hash_author, payload_strings, scrub_payload, strip_author
+
+    texts = [cap_text(normalize_text(r.text)) for r in recs]
+    titles = [cap_text(normalize_text(r.title or ""), 1_000) for r in recs]
+    raw_strings = [s for r in recs for s in payload_strings(r.payload, [])]
+    raw_normal = [cap_text(normalize_text(s)) for s in raw_strings]
+    redacted = redactor.redact_many(texts + titles + raw_normal)
+    n = len(texts)
+    clean = dict(zip(raw_strings, redacted[2 * n :], strict=True))
+    keep = redactor.keep
+    out: list[dict | str] = []
+    for rec, text, title in zip(recs, redacted[:n], redacted[n : 2 * n], strict=True):
+        try:
+            check_created_at(rec.created_at, collected_at)
+            payload = scrub_payload(rec.payload, rec.author, salt, keep, clean=clean)
+            post = Post(
+                source=rec.source,
+                native_id=rec.native_id,
+                text=strip_author(text, rec.author, keep),
+                created_at=rec.created_at,
+                url=clean_post_url(rec.url, rec.author),
+                author_hash=hash_author(rec.author, salt),
+                brand=rec.brand,
+                rating_value=rec.rating,
+                rating_scale=rec.rating_scale,
+                title=None if rec.title is None else title,
+                recommended=rec.recommended,
+                raw=json.dumps(payload, ensure_ascii=False, default=str, sort_keys=True),
+            )
+        except (ValueError, TypeError, OverflowError) as exc:
+            out.append(f"invalid post: {str(exc).splitlines()[0] if str(exc) else exc!r}")
+            continue
+        row = post.to_row()
+        row["collected_at"] = collected_at
+        out.append(row)
+    return out
+
+
+def to_post(rec: RawRecord, salt: str, keep_handles: Iterable[str], collected_at: datetime):
+    """One record through `to_posts` (ValueError with the reason when it is refused)."""
+    (row,) = to_posts([rec], salt, privacy_redactor(keep_handles), collected_at)
+    if isinstance(row, str):
+        raise ValueError(row)
+    return row
+
+
+def clean_post_url(url: str | None, author: str | None) -> str | None:
+    """`posts.url` without query, fragment or credentials; when the path names the author
+    (twitter.com/NAME/status/ID, reddit /user/NAME, mastodon /@NAME/ID, bsky /profile/NAME)
+    the author's segment is replaced by `i` (twitter's own anonymous form) / `_`."""
+    if not url:
+        return url
+    from urllib.parse import urlsplit, urlunsplit
+
+    from opinion.clean.privacy import clean_url
+
+    try:
+        parts = urlsplit(clean_url(str(url).strip()))
+    except ValueError:
+        return None
+    host = (parts.hostname or "").lower()
+    segments = parts.path.split("/")
+    name = (author or "").strip().lstrip("@").lower()
+    for i, seg in enumerate(segments):
+        low = seg.lstrip("@").lower()
+        prev = segments[i - 1].lower() if i else ""
+        twitter_user = (
+            host.endswith(("twitter.com", "x.com"))
+            and i == 1
+            and len(segments) > 2
+            and segments[2] == "status"
+        )
+        if (
+            twitter_user
+            or (name and low == name)
+            or seg.startswith("@")
+            or prev in ("user", "u", "profile")
+        ):
+            segments[i] = "i" if seg and host.endswith(("twitter.com", "x.com")) else "_"
+    return urlunsplit((parts.scheme, host, "/".join(segments), "", ""))
