@@ -26,6 +26,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+import fsspec
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -63,7 +64,7 @@ class Lake:
         elif not self.remote:
             root = Path(root)
         self.root = root
-        self.fs = root.fs if self.remote else None  # fsspec filesystem of a remote lake
+        self.fs = root.fs if self.remote else fsspec.filesystem("file")
 
     @classmethod
     def of(cls, root: Any) -> Lake:
