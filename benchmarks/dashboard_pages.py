@@ -10,7 +10,7 @@ warm up, then `-n` times (default 20); p50/p95 ms are printed per path, then one
 Besides the five pages at their defaults (first brand, whole loaded period): the verbatims
 pages reached by following "next →" twice (keyset links), an old `page=5` link, the other
 sorts, a filtered page and the CSV export; and, timed on their own, the verbatim counts
-(`queries.verbatim_counts`: what a first view of a filter pays once, the app then keeps them).
+(`verbatims.verbatim_counts`: what a first view of a filter pays once, the app then keeps them).
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ def bench(warehouse: Path, n: int = 20, extra: tuple[str, ...] = EXTRA) -> dict:
     import httpx
 
     from opinion.config import Settings
-    from opinion.serve import filters, queries
+    from opinion.serve import catalog, filters, verbatims
     from opinion.serve.app import PAGES, create_app
 
     scratch = Path(tempfile.mkdtemp(prefix="opinion-pages-"))
@@ -82,12 +82,12 @@ def bench(warehouse: Path, n: int = 20, extra: tuple[str, ...] = EXTRA) -> dict:
     out = asyncio.run(go())
     snapshot = app.state.snapshot
     with snapshot.cursor() as cur:
-        cat = queries.catalog(cur)
+        cat = catalog.catalog(cur)
         f = filters.parse({}, cat, default_brand=cat.brands[0] if cat.brands else None)
         times = []
         for _ in range(max(3, n // 4)):
             t0 = time.perf_counter()
-            queries.verbatim_counts(cur, f)
+            verbatims.verbatim_counts(cur, f)
             times.append((time.perf_counter() - t0) * 1000)
     out["counts (uncached, default filter)"] = percentiles(times)
     c = out["counts (uncached, default filter)"]

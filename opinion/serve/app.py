@@ -26,7 +26,17 @@ from starlette.staticfiles import StaticFiles
 
 from opinion.config import Settings
 from opinion.insights import stats
-from opinion.serve import charts, filters, queries, reviews
+from opinion.serve import (
+    catalog,
+    charts,
+    competitors,
+    emerging,
+    filters,
+    reviews,
+    scorecard,
+    trends,
+    verbatims,
+)
 from opinion.serve.db import Snapshot, WarehouseMissing
 
 log = logging.getLogger(__name__)
@@ -65,15 +75,15 @@ def drill_down(cur, f: filters.Filters, cat, scores=None) -> dict | None:
         return None
     unscoped = replace(f, touchpoint=None, category=None)
     if f.category:
-        rows = queries.aspects(cur, f, cat.min_mentions)
+        rows = scorecard.aspects(cur, f, cat.min_mentions)
         return {"level": "aspects", "scope": charts.human(f.category), "next": None,
                 "rows": rows, "open": True}  # fmt: skip
     if f.touchpoint:
-        rows = queries.categories(cur, f, cat.min_mentions)
+        rows = scorecard.categories(cur, f, cat.min_mentions)
         return {"level": "categories", "scope": charts.human(f.touchpoint),
                 "next": "category", "rows": rows, "open": True}  # fmt: skip
     if scores is None:
-        _, scores = queries.scorecard(cur, unscoped, cat.min_mentions)
+        _, scores = scorecard.scorecard(cur, unscoped, cat.min_mentions)
     return {"level": "touchpoints", "scope": f.brand, "next": "touchpoint", "rows": scores,
             "open": False}  # fmt: skip
 
@@ -83,7 +93,7 @@ def build_context(
 ):
     """Everything a page (or the report, `link=False`) shows, computed from the snapshot.
     `counts(cur, f)` gives the verbatims' (posts, mentions); the app passes a cached one."""
-    counts = counts or queries.verbatim_counts
+    counts = counts or verbatims.verbatim_counts
     if page != "verbatims" and f.aspect:
         f = replace(f, aspect=None)  # aspects exist only at mention level: verbatims
 
@@ -102,7 +112,7 @@ def build_context(
         "verb": verb,
         "min_mentions": minimum,
         "sufficient": lambda n: stats.sufficient(n, minimum),
-        "previous": queries.previous_period(f),
+        "previous": scorecard.previous_period(f),
         "drill": None,
         "map_level": "category",
         "importance_split": None,
@@ -111,22 +121,22 @@ def build_context(
     if f.brand is None or f.unknown and page != "verbatims":
         return ctx
     if page in ("overview", "report"):
-        total, rows = queries.scorecard(cur, f, minimum)
+        total, rows = scorecard.scorecard(cur, f, minimum)
         ctx["total"], ctx["scores"] = total, rows
         ctx["net_chart"] = charts.net_bars(
             rows, lambda r: verb(touchpoint=r.label), "Net sentiment by touchpoint"
         )
-        comp = queries.competitors(cur, f.brand, cat.brands)
-        ctx["sov"] = queries.share_of_voice(cur, f, comp)
+        comp = competitors.competitors(cur, f.brand, cat.brands)
+        ctx["sov"] = competitors.share_of_voice(cur, f, comp)
         ctx["sov_chart"] = charts.share_bars(ctx["sov"], f.brand) if ctx["sov"] else None
-        ctx["alerts"] = queries.alerts(cur, f)[:5]
+        ctx["alerts"] = emerging.alerts(cur, f)[:5]
         ctx["review_indices"] = reviews.review_indices(cur, f)  # _review_indices.html
     if page in ("map", "report"):
         if f.category and page == "map":
-            points, level = queries.aspects(cur, f, minimum), "aspect"
+            points, level = scorecard.aspects(cur, f, minimum), "aspect"
             mark = lambda r: verb(aspect=r.label)  # noqa: E731
         else:
-            points, level = queries.categories(cur, f, minimum), "category"
+            points, level = scorecard.categories(cur, f, minimum), "category"
             mark = lambda r: verb(category=r.label)  # noqa: E731
         ctx["categories"], ctx["map_level"] = points, level
         solid = [c for c in points if c.sufficient]
@@ -147,9 +157,9 @@ def build_context(
             key=lambda c: -c.negative,
         )  # fmt: skip
     if page in ("competitors", "report"):
-        comp = queries.competitors(cur, f.brand, cat.brands)
+        comp = competitors.competitors(cur, f.brand, cat.brands)
         ctx["competitor_names"] = comp
-        bms = queries.benchmark(cur, f, comp, minimum)
+        bms = competitors.benchmark(cur, f, comp, minimum)
         ctx["benchmarks"] = [
             (
                 bm,
@@ -166,8 +176,8 @@ def build_context(
             for bm in bms
         ]
     if page in ("trends", "report"):
-        series = queries.trends(cur, f)
-        al = queries.alerts(cur, f)
+        series = trends.trends(cur, f)
+        al = emerging.alerts(cur, f)
         alert_days: dict[str, set] = {}
         for a in al:
             start = a.window_start if f.grain == "day" else _week(a.window_start)
@@ -189,15 +199,15 @@ def build_context(
             cat.touchpoints,
         )
     if page == "verbatims":
-        vp = queries.verbatim_page(cur, f)
+        vp = verbatims.verbatim_page(cur, f)
         total, mentions = counts(cur, f) if vp.posts else (0, 0)
         ctx["total"], ctx["mention_total"], ctx["verbatims"] = total, mentions, vp.posts
         ctx["pager"] = vp
-        ctx["per_page"] = queries.VERBATIMS_PER_PAGE
+        ctx["per_page"] = verbatims.VERBATIMS_PER_PAGE
         ctx["csv_url"] = "/verbatims.csv?" + f.query(page=1)
     if page == "report":
-        ctx["top_negative"] = queries.top_verbatims(cur, f, "negative")
-        ctx["top_positive"] = queries.top_verbatims(cur, f, "positive")
+        ctx["top_negative"] = verbatims.top_verbatims(cur, f, "negative")
+        ctx["top_positive"] = verbatims.top_verbatims(cur, f, "positive")
     if link:
         ctx["drill"] = drill_down(cur, f, cat, ctx.get("scores") if not f.category else None)
     return ctx
@@ -225,10 +235,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
     cached: dict = {}  # the catalog of the current snapshot: it changes only when one is published
     counted: OrderedDict = OrderedDict()  # verbatim counts per (snapshot, filter), newest last
 
-    def catalog(cur) -> filters.Catalog:
+    def cached_catalog(cur) -> filters.Catalog:
         key = snapshot._key  # set when the cursor was opened; a new snapshot has a new key
         if cached.get("key") != key or key is None:
-            cached.update(key=key, catalog=queries.catalog(cur))
+            cached.update(key=key, catalog=catalog.catalog(cur))
         return cached["catalog"]
 
     def counts(cur, f: filters.Filters) -> tuple[int, int]:
@@ -237,7 +247,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         same = replace(f, page=1, sort="newest", after=None, before=None, problems=())
         key = (snapshot._key, same)
         if key[0] is None or key not in counted:
-            counted[key] = queries.verbatim_counts(cur, f)
+            counted[key] = verbatims.verbatim_counts(cur, f)
             while len(counted) > COUNTS_CACHED:
                 counted.popitem(last=False)
         counted.move_to_end(key)
@@ -252,7 +262,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             started = time.perf_counter()
             try:
                 with snapshot.cursor() as cur:
-                    cat = catalog(cur)
+                    cat = cached_catalog(cur)
                     default = cat.brands[0] if cat.brands else None
                     f = filters.parse(request.query_params, cat, default_brand=default)
                     ctx = build_context(cur, settings, page, f, cat, counts=counts)
@@ -277,12 +287,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
         """The verbatims of the current filter as CSV (formula prefixes neutralised)."""
         try:
             with snapshot.cursor() as cur:
-                cat = catalog(cur)
+                cat = cached_catalog(cur)
                 default = cat.brands[0] if cat.brands else None
                 f = filters.parse(request.query_params, cat, default_brand=default)
                 buf = io.StringIO()
                 writer = csv.writer(buf)
-                for row in queries.export_rows(cur, f):
+                for row in verbatims.export_rows(cur, f):
                     writer.writerow(row)
         except WarehouseMissing:
             return PlainTextResponse("no published warehouse yet", 503, headers=_headers())

@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 from opinion.config import Settings
-from opinion.serve import filters, queries
+from opinion.serve import catalog, filters
 from opinion.serve.app import PAGES, build_context, templates
 from opinion.serve.db import Snapshot
 
@@ -42,7 +42,7 @@ def render_report(
     snapshot = Snapshot(settings.warehouse)
     try:
         with snapshot.cursor() as cur:
-            cat = queries.catalog(cur)
+            cat = catalog.catalog(cur)
             if brand not in cat.brands:
                 known = ", ".join(cat.brands) or "none loaded"
                 raise ValueError(f"unknown brand {brand!r} (known: {known})")

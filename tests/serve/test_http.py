@@ -14,8 +14,8 @@ from starlette.testclient import TestClient
 
 from opinion.cli import main
 from opinion.config import Settings
+from opinion.insights.stats import wilson
 from opinion.serve.app import create_app
-from opinion.serve.queries import wilson
 
 from .ui_fixture import HOSTILE_TEXT, build_ui_warehouse
 

@@ -18,13 +18,14 @@ from starlette.testclient import TestClient
 
 from opinion.config import Settings
 from opinion.records import POLARITIES, stable_id
-from opinion.serve import filters, queries
+from opinion.serve import catalog, filters, verbatims
 from opinion.serve.app import create_app
 from opinion.serve.db import Snapshot
 from opinion.warehouse import load_lake
+from opinion.warehouse.engagement import ENGAGEMENT_KEYS
 from tests.warehouse.conftest import post_row, write_mentions
 
-PER_PAGE = queries.VERBATIMS_PER_PAGE
+PER_PAGE = verbatims.VERBATIMS_PER_PAGE
 DAYS = ("2015-02-20", "2015-02-21", "2015-02-22")
 
 # the page's query before the `verbatims` table: the view, ranked with row_number
@@ -48,8 +49,7 @@ FROM ranked r ORDER BY rk
 """
 # the engagement as the page computed it: one json_extract_string per key
 ENGAGEMENT = " + ".join(
-    f"coalesce(TRY_CAST(json_extract_string(raw, '$.{k}') AS BIGINT), 0)"
-    for k in queries.ENGAGEMENT_KEYS
+    f"coalesce(TRY_CAST(json_extract_string(raw, '$.{k}') AS BIGINT), 0)" for k in ENGAGEMENT_KEYS
 )
 RANK = {
     "newest": ("", "h.created_at DESC, h.post_id"),
@@ -144,14 +144,14 @@ def reference(snapshot, f: filters.Filters) -> list[tuple]:
     """(post_id, matching mention ids, all mention ids, engagement, text) of every matching
     post, in order."""
     join, order = RANK[f.sort]
-    sql = REFERENCE.format(match=queries._MATCH, join=join, order=order, engagement=ENGAGEMENT)
+    sql = REFERENCE.format(match=verbatims._MATCH, join=join, order=order, engagement=ENGAGEMENT)
     with snapshot.cursor() as cur:
-        return [tuple(r) for r in cur.execute(sql, queries._verbatim_params(f)).fetchall()]
+        return [tuple(r) for r in cur.execute(sql, verbatims._verbatim_params(f)).fetchall()]
 
 
 def parsed(snapshot, **params) -> filters.Filters:
     with snapshot.cursor() as cur:
-        cat = queries.catalog(cur)
+        cat = catalog.catalog(cur)
     return filters.parse(params, cat)
 
 
@@ -189,9 +189,10 @@ def test_every_page_agrees_with_the_view(snapshot, scope, sort):
     assert not f.problems and not f.unknown
     expected = reference(snapshot, f)
     assert expected
+    mentions = sum(len(r[1]) for r in expected)
     with snapshot.cursor() as cur:
-        assert queries.verbatim_counts(cur, f) == (len(expected), sum(len(r[1]) for r in expected))
-        shown, page = [], queries.verbatim_page(cur, f)
+        assert verbatims.verbatim_counts(cur, f) == (len(expected), mentions)
+        shown, page = [], verbatims.verbatim_page(cur, f)
         while True:  # newest: the keyset of the last post; others: the next page number
             shown += [
                 (p.post_id, sorted(m.mention_id for m in p.mentions if m.matched),
@@ -202,7 +203,7 @@ def test_every_page_agrees_with_the_view(snapshot, scope, sort):
             if not page.more:
                 break
             step = {"after": page.last} if sort == "newest" else {}
-            page = queries.verbatim_page(cur, replace(f, page=page.number + 1, **step))
+            page = verbatims.verbatim_page(cur, replace(f, page=page.number + 1, **step))
     assert shown == expected
 
 
@@ -212,7 +213,7 @@ def test_each_order_has_several_pages_and_a_big_post_first(snapshot, sort):
     expected = reference(snapshot, f)
     assert len(expected) > 2 * PER_PAGE  # three pages or more
     with snapshot.cursor() as cur:
-        first = queries.verbatim_page(cur, f).posts[0]
+        first = verbatims.verbatim_page(cur, f).posts[0]
     assert len(first.mentions) == {"newest": 250, "engaged": 250, "negative": 200}[sort]
     assert first.post_id == expected[0][0]
 
@@ -222,7 +223,7 @@ def test_old_page_links_still_work(snapshot):
     expected = [r[0] for r in reference(snapshot, f)]
     assert len(expected) > 2 * PER_PAGE
     with snapshot.cursor() as cur:
-        page = queries.verbatim_page(cur, f)
+        page = verbatims.verbatim_page(cur, f)
     assert [p.post_id for p in page.posts] == expected[2 * PER_PAGE : 3 * PER_PAGE]
 
 
