@@ -174,3 +174,15 @@ def test_row_count_reconciliation(settings):
     assert {c.name: c.passed for c in report.checks}["row_count_reconciliation"]
     with pytest.raises(QualityError, match="row_count_reconciliation"):
         load_lake(settings, raw_rows=len(rows) + 5)
+
+
+def test_the_old_hook_name_still_sets_the_merge_hook():
+    from opinion.warehouse import load, merge
+
+    # tests/airflow/run_dag.py sets the merge's commit hook through the load module
+    load._BEFORE_COMMIT = print
+    try:
+        assert merge._BEFORE_COMMIT is print
+    finally:
+        load._BEFORE_COMMIT = None
+    assert merge._BEFORE_COMMIT is None
