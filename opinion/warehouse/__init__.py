@@ -1,10 +1,11 @@
 """The DuckDB warehouse: migrations, the lake loader, quality checks and snapshot publishing.
 
-One writer (`load_lake`) owns `Settings.writer_warehouse`; readers open the published snapshot
-`Settings.warehouse` read-only. See docs/warehouse.md.
+One writer (`load_lake`; `run_load` runs it under the writer lock) owns
+`Settings.writer_warehouse`; readers open the published snapshot `Settings.warehouse`
+read-only. See docs/warehouse.md.
 """
 
-from opinion.warehouse.load import LoadError, LoadReport, load_lake
+from opinion.warehouse.load import LoadError, LoadReport, load_lake, run_load
 from opinion.warehouse.migrate import applied_versions, connect, migrations
 from opinion.warehouse.publish import publish
 from opinion.warehouse.quality import CheckResult, QualityError, run_checks
@@ -22,5 +23,6 @@ __all__ = [
     "migrations",
     "publish",
     "run_checks",
+    "run_load",
     "set_cursor",
 ]

@@ -15,10 +15,12 @@
 This module is the orchestration of one load; the steps live in `merge` (1, 2: reading lake
 files and merging them in bulk), `dup_of` (3), `aggregates` (the insights tables) and
 `publish` (4); `ledger` holds what they record (`LoadReport`, `runs`, the generation).
+`run_load` is the entry point for the pipeline: `load_lake` under the writer lock.
 """
 
 from __future__ import annotations
 
+import errno
 import logging
 import sys
 import time
@@ -29,6 +31,7 @@ import duckdb
 
 from opinion.config import Settings
 from opinion.lake import file_fingerprint, list_partitions, list_rejects, partition_fingerprint
+from opinion.locks import held
 from opinion.warehouse import merge
 from opinion.warehouse.dup_of import recompute_dup_of
 from opinion.warehouse.ledger import LoadReport, bump_generation, fail, generation
@@ -53,6 +56,7 @@ __all__ = [
     "load_into",
     "load_lake",
     "mirror_cursors",
+    "run_load",
 ]
 
 
@@ -203,6 +207,37 @@ def load_lake(
         report.seconds,
     )
     return report
+
+
+def run_load(settings: Settings, rebuild: bool = False) -> LoadReport:
+    """Merge the lake into the warehouse (single writer) and publish the read snapshot;
+    `rebuild` recomputes dup_of and every aggregate from all rows.
+
+    A second `load` of the same warehouse waits for the first (`OPINION_LOCK_TIMEOUT`, default
+    600 s) instead of failing on DuckDB's file lock, then stops with one clear line. Disk full
+    (ENOSPC) becomes a one-line error as well."""
+    writer = Path(settings.writer_warehouse)
+    with held(writer.with_name(writer.name + ".lock"), f"a load of {writer.name}"):
+        return _no_space(lambda: load_lake(settings, rebuild=rebuild), "load")
+
+
+def _no_space(fn, stage: str):
+    """Run `fn`; a full disk, or a writer file another program holds, becomes one clear
+    RuntimeError instead of a traceback."""
+    try:
+        return fn()
+    except duckdb.IOException as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if "No space left" in first or "lock" in first.lower():
+            raise RuntimeError(f"{stage}: {first}") from None
+        raise
+    except OSError as exc:
+        if exc.errno != errno.ENOSPC:
+            raise
+        where = f" ({exc.filename})" if exc.filename else ""
+        raise RuntimeError(
+            f"{stage}: no space left on device{where}; free space and re-run"
+        ) from None
 
 
 class _LoadModule(types.ModuleType):

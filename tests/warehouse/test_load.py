@@ -176,9 +176,10 @@ def test_row_count_reconciliation(settings):
         load_lake(settings, raw_rows=len(rows) + 5)
 
 
-def test_the_old_hook_name_still_sets_the_merge_hook():
-    from opinion.warehouse import load, merge
+def test_run_load_is_exported_and_the_old_hook_name_sets_the_merge_hook():
+    from opinion.warehouse import load, merge, run_load
 
+    assert run_load is load.run_load  # the pipeline's entry point (writer lock, one-line errors)
     # tests/airflow/run_dag.py sets the merge's commit hook through the load module
     load._BEFORE_COMMIT = print
     try:
