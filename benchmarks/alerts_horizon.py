@@ -38,8 +38,8 @@ def main() -> None:
 
     import duckdb
 
-    from opinion.insights.issues import detect
-    from opinion.warehouse.aggregates import IssueParams, RebuildParams, rebuild
+    from opinion.insights.issues import IssueParams, detect
+    from opinion.warehouse.aggregates import RebuildParams, rebuild
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "w.duckdb"

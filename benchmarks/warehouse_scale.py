@@ -8,7 +8,7 @@ text_hash and minhash bands get a replica suffix, so replicas are not duplicates
 and shifted in time: replica r moves by r * max(1, 730 // S) days, so the lake spans about two
 years of day partitions. `--sparse N` also builds a sparse lake: N seed posts (with their
 mentions) spread over 14 years, once with one partition per day and once with the grain the
-collect stage now picks (`lake.period_keys`: month partitions for thin months).
+collect stage now picks (`Lake.period_keys`: month partitions for thin months).
 
 Each load runs `opinion.warehouse.load_lake` in a fresh subprocess; peak RSS is that process's
 own `ru_maxrss`. Steps: full load (empty warehouse), no-op load, incremental load after one day's
@@ -40,7 +40,7 @@ import pyarrow.parquet as pq
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from opinion import lake  # noqa: E402
+from opinion.lake import Lake  # noqa: E402
 
 LOAD = """
 import json, sys, time
@@ -70,7 +70,7 @@ print(json.dumps(out))
 
 def _read_seed(seed: Path) -> list[tuple[date, pa.Table, pa.Table]]:
     out = []
-    for part in lake.list_partitions(seed, "mentions"):
+    for part in Lake.of(seed).list_partitions("mentions"):
         posts = pq.read_table(part.file("posts"))
         mentions = pq.read_table(part.file("mentions"))
         out.append((date.fromisoformat(part.day[:10]), posts, mentions))
@@ -117,7 +117,7 @@ def _write_by_key(root: Path, source: str, posts: pa.Table, mentions: pa.Table, 
         sel = pc.is_in(days, value_set=pa.array(ds))
         p = posts.filter(sel)
         m = mentions.filter(pc.is_in(mentions["post_id"], value_set=p["post_id"]))
-        lake.write_partition(root, "mentions", source, key, {"posts": p, "mentions": m})
+        Lake.of(root).write_partition("mentions", source, key, {"posts": p, "mentions": m})
     return len(groups)
 
 
@@ -141,8 +141,8 @@ def build_scaled(seed_parts, scale: int, root: Path) -> dict:
         keep = pc.equal(_day_of(p), day)  # seed partitions hold only their own day
         p = p.filter(keep)
         m = m.filter(pc.is_in(m["post_id"], value_set=p["post_id"]))
-        lake.write_partition(
-            root / "lake", "mentions", sources[0], day, {"posts": p, "mentions": m}
+        Lake.of(root / "lake").write_partition(
+            "mentions", sources[0], day, {"posts": p, "mentions": m}
         )
         posts_n += p.num_rows
         mentions_n += m.num_rows
@@ -172,7 +172,7 @@ def build_sparse(seed_parts, n: int, root: Path, grain: str, seed: int = 16) -> 
         counts: dict[str, int] = {}
         for d in days:
             counts[d] = counts.get(d, 0) + 1
-        keys = lake.period_keys(root / "lake", "reviews", counts)
+        keys = Lake.of(root / "lake").period_keys("reviews", counts)
     parts = _write_by_key(root / "lake", "reviews", posts, mentions, keys.__getitem__)
     return {"posts": posts.num_rows, "mentions": mentions.num_rows, "partitions": parts}
 
@@ -200,7 +200,7 @@ def run_load(root: Path, mode: str, brands: Path) -> dict:
 def touch_one_day(root: Path, back: int = 1) -> str:
     """Rewrite the `back`-th newest day partition with a quarter of its mention polarities
     set to negative."""
-    parts = lake.list_partitions(root / "lake", "mentions")
+    parts = Lake.of(root / "lake").list_partitions("mentions")
     part = parts[-back]
     posts = pq.read_table(part.file("posts"))
     mentions = pq.read_table(part.file("mentions"))
@@ -209,7 +209,7 @@ def touch_one_day(root: Path, back: int = 1) -> str:
     mentions = mentions.set_column(
         mentions.schema.get_field_index("polarity"), "polarity", polarity
     )
-    lake.write_partition(root / "lake", "mentions", part.source, part.day, {
+    Lake.of(root / "lake").write_partition("mentions", part.source, part.day, {
         "posts": posts, "mentions": mentions,
     })  # fmt: skip
     return part.relpath
@@ -218,7 +218,7 @@ def touch_one_day(root: Path, back: int = 1) -> str:
 def add_new_day(root: Path) -> str:
     """Write the day after the newest one: the newest day's posts again, with new ids (a day
     of new posts arriving: their duplicate keys are new, so dup_of searches the whole table)."""
-    parts = lake.list_partitions(root / "lake", "mentions")
+    parts = Lake.of(root / "lake").list_partitions("mentions")
     part = parts[-1]
     posts = pq.read_table(part.file("posts"))
     mentions = pq.read_table(part.file("mentions"))
@@ -227,7 +227,7 @@ def add_new_day(root: Path) -> str:
     day = newest.date().isoformat()
     posts = posts.filter(pc.equal(_day_of(posts), day))
     mentions = mentions.filter(pc.is_in(mentions["post_id"], value_set=posts["post_id"]))
-    lake.write_partition(root / "lake", "mentions", part.source, day, {
+    Lake.of(root / "lake").write_partition("mentions", part.source, day, {
         "posts": posts, "mentions": mentions,
     })  # fmt: skip
     return f"mentions/source={part.source}/day={day}"

@@ -41,7 +41,10 @@ def test_the_import_rules_hold():
     [
         ("lake/schemas.py", "from opinion import cli"),  # ground importing a face
         ("sources/registry.py", "from opinion.collect import jobs"),  # engine importing its runner
-        ("insights/stats.py", "from opinion.warehouse import load"),  # insights importing the loader
+        (
+            "insights/stats.py",
+            "from opinion.warehouse import load",
+        ),  # insights importing the loader
         ("collect/gate.py", "from opinion.extract import stage"),  # one stage importing another
     ],
 )

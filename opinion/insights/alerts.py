@@ -15,13 +15,16 @@ COLUMNS = (
 
 def emerging_issues(settings: Settings, brand: str | None = None) -> list[dict]:
     """Rows of `v_emerging_issues` (optionally one brand's), most severe first."""
-    from opinion.warehouse.migrate import connect
+    import duckdb
 
     path = Path(settings.warehouse)
     if not path.exists():
         raise FileNotFoundError(f"no published warehouse at {path}; run `opinion load` first")
-    con = connect(path, read_only=True)
+    # read-only, session time zone UTC: what `opinion.warehouse.connect` does for readers
+    # (insights imports nothing from opinion.warehouse: the loader imports insights)
+    con = duckdb.connect(str(path), read_only=True)
     try:
+        con.execute("SET TimeZone = 'UTC'")
         if brand is not None:
             known = [b for (b,) in con.execute("SELECT DISTINCT brand FROM agg_daily").fetchall()]
             if brand not in known:

@@ -26,19 +26,73 @@ whenever coverage changes (a brand with 1 mention a day for a week, then 300: ev
   `history_windows`.
 
 `detect(con, params, min_volume)` returns the `issue_windows` rows; `aggregates.rebuild`
-writes them. Formulas are documented in docs/dashboard.md ("Alerts").
+writes them. The eligible mentions are those of `opinion/insights/eligible.py`. Formulas are
+documented in docs/dashboard.md ("Alerts").
 """
 
 from __future__ import annotations
 
 import math
 import statistics
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import duckdb
 
+from opinion.insights.eligible import ELIGIBLE
 from opinion.insights.stats import MIN_MENTIONS
-from opinion.warehouse.aggregates import ELIGIBLE, IssueParams, severity
+
+
+@dataclass
+class IssueParams:
+    """Emerging-issue detection (`detect`): 24-hour windows ending at the
+    newest post; each window's negatives per mention of the brand's other categories against
+    up to `baseline_windows` earlier windows of comparable coverage (brand volume ≥
+    `min_volume`, None = the minimum sample, and ≥ `coverage` × the brand's median window),
+    found within `lookback_windows`; significant when negatives >= `min_count`, above the
+    baseline mean count, and the exact rate test gives p < `alpha`; an alert needs two
+    significant windows running or p < `alpha_single`. Only the last
+    `history_windows + lookback_windows` windows are read."""
+
+    window_hours: int = 24
+    baseline_windows: int = 7
+    min_baseline_windows: int = 3
+    lookback_windows: int = 28
+    history_windows: int = 14
+    coverage: float = 0.5
+    min_volume: int | None = None
+    min_count: int = 5
+    alpha: float = 0.01
+    alpha_single: float = 1e-4
+    baseline_floor: float = 0.5
+
+
+def poisson_tail(k: int, lam: float) -> float:
+    """P(X >= k) for X ~ Poisson(lam), summed in log space (no underflow for large lam)."""
+    if k <= 0:
+        return 1.0
+    if lam <= 0:
+        return 0.0
+
+    def term(i: int) -> float:
+        return math.exp(-lam + i * math.log(lam) - math.lgamma(i + 1))
+
+    below = sum(term(i) for i in range(k))
+    if below < 0.999:
+        return max(0.0, 1.0 - below)
+    total, i = 0.0, k  # tiny tail: sum upwards for precision
+    while True:
+        t = term(i)
+        total += t
+        if i > lam and t < total * 1e-16:
+            return min(1.0, total)
+        i += 1
+
+
+def severity(p_value: float) -> int:
+    """1..10: one step per factor 100 of improbability (p 1e-2 → 1, 1e-4 → 2, ...)."""
+    p = max(p_value, 1e-300)
+    return max(1, min(10, math.ceil(-math.log10(p) / 2)))
 
 
 def rate_test(x: int, volume: int, base_negatives: int, base_volume: int) -> float:

@@ -1,7 +1,8 @@
 """The DuckDB warehouse: migrations, the lake loader, quality checks and snapshot publishing.
 
-One writer (`load_lake`) owns `Settings.writer_warehouse`; readers open the published snapshot
-`Settings.warehouse` read-only. See docs/warehouse.md.
+One writer (`load_lake`; `run_load` runs it under the writer lock) owns
+`Settings.writer_warehouse`; readers open the published snapshot `Settings.warehouse`
+read-only. See docs/warehouse.md.
 """
 
 from opinion.warehouse.load import LoadError, LoadReport, load_lake, run_load
@@ -23,5 +24,6 @@ __all__ = [
     "publish",
     "run_load",
     "run_checks",
+    "run_load",
     "set_cursor",
 ]

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -27,6 +26,8 @@ from pathlib import Path
 
 import duckdb
 
+from opinion.insights.eligible import ELIGIBLE, SPAM_THRESHOLD
+from opinion.insights.issues import JOINED, IssueParams, detect
 from opinion.warehouse import changes
 from opinion.warehouse.engagement import ENGAGEMENT
 
@@ -35,13 +36,6 @@ from opinion.warehouse.engagement import ENGAGEMENT
 LAST_TIMINGS: dict[str, float] = {}
 
 DEFAULT_MIN_MENTIONS = 30
-SPAM_THRESHOLD = 0.5
-
-ELIGIBLE = f"""
-    FROM mentions m JOIN posts p USING (post_id)
-    WHERE p.dup_of IS NULL AND coalesce(p.spam_score, 0) < {SPAM_THRESHOLD}
-      AND p.brand IS NOT NULL AND p.created_at IS NOT NULL
-"""
 
 _AGG_SELECT = """
 SELECT brand, touchpoint, category, cx_domain, day, mentions, positive, negative, neutral,
@@ -156,30 +150,6 @@ _AGG_DAILY = _agg_insert(ELIGIBLE)
 
 
 @dataclass
-class IssueParams:
-    """Emerging-issue detection (opinion/insights/issues.py): 24-hour windows ending at the
-    newest post; each window's negatives per mention of the brand's other categories against
-    up to `baseline_windows` earlier windows of comparable coverage (brand volume ≥
-    `min_volume`, None = the minimum sample, and ≥ `coverage` × the brand's median window),
-    found within `lookback_windows`; significant when negatives >= `min_count`, above the
-    baseline mean count, and the exact rate test gives p < `alpha`; an alert needs two
-    significant windows running or p < `alpha_single`. Only the last
-    `history_windows + lookback_windows` windows are read."""
-
-    window_hours: int = 24
-    baseline_windows: int = 7
-    min_baseline_windows: int = 3
-    lookback_windows: int = 28
-    history_windows: int = 14
-    coverage: float = 0.5
-    min_volume: int | None = None
-    min_count: int = 5
-    alpha: float = 0.01
-    alpha_single: float = 1e-4
-    baseline_floor: float = 0.5
-
-
-@dataclass
 class RebuildParams:
     min_mentions: int = DEFAULT_MIN_MENTIONS
     min_share: float = 0.01
@@ -226,42 +196,12 @@ def _params(settings_or_params) -> RebuildParams:
     return RebuildParams.from_settings(settings_or_params)
 
 
-def poisson_tail(k: int, lam: float) -> float:
-    """P(X >= k) for X ~ Poisson(lam), summed in log space (no underflow for large lam)."""
-    if k <= 0:
-        return 1.0
-    if lam <= 0:
-        return 0.0
-
-    def term(i: int) -> float:
-        return math.exp(-lam + i * math.log(lam) - math.lgamma(i + 1))
-
-    below = sum(term(i) for i in range(k))
-    if below < 0.999:
-        return max(0.0, 1.0 - below)
-    total, i = 0.0, k  # tiny tail: sum upwards for precision
-    while True:
-        t = term(i)
-        total += t
-        if i > lam and t < total * 1e-16:
-            return min(1.0, total)
-        i += 1
-
-
-def severity(p_value: float) -> int:
-    """1..10: one step per factor 100 of improbability (p 1e-2 → 1, 1e-4 → 2, ...)."""
-    p = max(p_value, 1e-300)
-    return max(1, min(10, math.ceil(-math.log10(p) / 2)))
-
-
 def _issues(
     con: duckdb.DuckDBPyConnection, p: IssueParams, min_volume: int | None = None
 ) -> list[tuple]:
     """The `issue_windows` rows; the computation lives in opinion/insights/issues.py. Called
     after `verbatims` is refreshed, so it reads that pre-joined table instead of joining every
     mention to its post (2.5 s at 15 M mentions)."""
-    from opinion.insights.issues import JOINED, detect
-
     started = time.monotonic()
     source = "verbatims" if _has_table(con, "verbatims") else JOINED
     rows = detect(con, p, min_volume, source=source)

@@ -25,13 +25,13 @@ def main() -> int:
     args = parser.parse_args()
 
     if args.kill_marker:
-        from opinion.warehouse import load
+        from opinion.warehouse import merge
 
         def pause_before_commit(lake_path: str) -> None:
             Path(args.kill_marker).write_text(lake_path)
             time.sleep(300)
 
-        load._BEFORE_COMMIT = pause_before_commit
+        merge._BEFORE_COMMIT = pause_before_commit
 
     from airflow.dag_processing.dagbag import DagBag
 

@@ -7,8 +7,8 @@ import pytest
 from click.testing import CliRunner
 
 from opinion.cli import main
-from opinion.insights.issues import _window_counts
-from opinion.warehouse.aggregates import IssueParams, RebuildParams, rebuild
+from opinion.insights.issues import IssueParams, _window_counts
+from opinion.warehouse.aggregates import RebuildParams, rebuild
 
 from .conftest import add
 

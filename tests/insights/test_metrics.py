@@ -6,8 +6,8 @@ import math
 
 import pytest
 
-from opinion.insights.issues import rate_test
-from opinion.warehouse.aggregates import RebuildParams, poisson_tail, rebuild, severity
+from opinion.insights.issues import poisson_tail, rate_test, severity
+from opinion.warehouse.aggregates import RebuildParams, rebuild
 
 from .conftest import add
 

@@ -10,7 +10,7 @@ import pyarrow as pa
 import pytest
 
 from opinion.config import Settings
-from opinion.lake import MENTION_POSTS_SCHEMA, MENTIONS_SCHEMA, write_partition
+from opinion.lake import MENTION_POSTS_SCHEMA, MENTIONS_SCHEMA, Lake
 from opinion.records import POLARITIES, post_id_for, stable_id
 
 REPO = Path(__file__).resolve().parents[2]
@@ -86,8 +86,7 @@ def write_mentions(
     lake: Path, source: str, day: str, posts: list[dict], mentions: list[dict] | None = None
 ):
     mentions = mention_rows(posts) if mentions is None else mentions
-    return write_partition(
-        lake,
+    return Lake.of(lake).write_partition(
         "mentions",
         source,
         day,

@@ -5,8 +5,8 @@ from datetime import UTC, datetime, timedelta
 import pyarrow.parquet as pq
 import pytest
 
-from opinion import lake
 from opinion.collect.partitions import collect_records
+from opinion.lake import Lake
 from opinion.records import RawRecord
 
 
@@ -28,7 +28,7 @@ def records(days: list[str], per_day: int, prefix: str = "r") -> list[RawRecord]
 
 
 def keys(settings) -> list[str]:
-    return [p.relpath for p in lake.list_partitions(settings.lake_dir, "raw", "reviews")]
+    return [p.relpath for p in settings.lake.list_partitions("raw", "reviews")]
 
 
 def test_sparse_month_is_one_partition_busy_days_stay_daily(settings):
@@ -45,7 +45,7 @@ def test_sparse_month_is_one_partition_busy_days_stay_daily(settings):
         "raw/source=reviews/day=2015-02-21",
         "raw/source=reviews/day=2015-02-22",
     ]
-    month = lake.partition_path(settings.lake_dir, "raw", "reviews", "2012-03")
+    month = settings.lake.partition_path("raw", "reviews", "2012-03")
     rows = pq.read_table(month / "posts.parquet").to_pylist()
     assert sorted(r["created_at"].date().isoformat() for r in rows) == sparse[:3]
     # idempotent: the same input again writes nothing
@@ -61,9 +61,9 @@ def test_sparse_month_is_one_partition_busy_days_stay_daily(settings):
 
 
 def test_month_keys_validated_and_listed(tmp_path):
-    assert lake.partition_path(tmp_path, "raw", "s", "2015-02").name == "month=2015-02"
+    assert Lake.of(tmp_path).partition_path("raw", "s", "2015-02").name == "month=2015-02"
     with pytest.raises(ValueError, match="YYYY-MM-DD"):
-        lake.partition_path(tmp_path, "raw", "s", "2015-2")
+        Lake.of(tmp_path).partition_path("raw", "s", "2015-2")
     with pytest.raises(ValueError):
-        lake.partition_path(tmp_path, "raw", "s", "2015-13")
-    assert lake.list_partitions(tmp_path, "raw", days=["2015-02"]) == []
+        Lake.of(tmp_path).partition_path("raw", "s", "2015-13")
+    assert Lake.of(tmp_path).list_partitions("raw", days=["2015-02"]) == []

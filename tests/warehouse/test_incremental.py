@@ -7,7 +7,7 @@ import sys
 import time
 
 from opinion.warehouse import connect, load_lake
-from opinion.warehouse.load import generation
+from opinion.warehouse.ledger import generation
 
 from .conftest import REPO, make_lake, mention_rows, post_row, write_mentions
 
@@ -120,13 +120,13 @@ def test_many_partitions_merge_in_one_transaction(settings):
     quiet = [post_row("twitter", "2015-02-28", i) for i in range(3)]
     write_mentions(settings.lake_dir, "twitter", "2015-02-28", quiet, [])  # no mentions at all
     seen = []
-    from opinion.warehouse import load
+    from opinion.warehouse import merge
 
-    load._BEFORE_COMMIT = seen.append
+    merge._BEFORE_COMMIT = seen.append
     try:
         report = load_lake(settings)
     finally:
-        load._BEFORE_COMMIT = None
+        merge._BEFORE_COMMIT = None
     assert len(report.partitions_loaded) == 5 and seen == ["5 partitions"]
     with connect(settings.writer_warehouse) as con:
         runs = con.execute("SELECT count(*), sum(rows_loaded) FROM runs").fetchone()
@@ -138,12 +138,12 @@ KILLED_IN_BATCH = """
 import sys, time
 from pathlib import Path
 from opinion.config import Settings
-from opinion.warehouse import load, load_lake
+from opinion.warehouse import load_lake, merge
 tmp = Path(sys.argv[1])
 def hook(label):
     (tmp / "in_batch").write_text(label)
     time.sleep(120)
-load._BEFORE_COMMIT = hook
+merge._BEFORE_COMMIT = hook
 settings = Settings(data_dir=tmp, lake_dir=tmp / "lake",
                     warehouse=tmp / "warehouse" / "opinion.duckdb", state_dir=tmp / "state")
 load_lake(settings)
@@ -229,7 +229,7 @@ def test_dup_of_follows_keys_of_older_posts_that_a_new_post_touches(settings):
 
 
 def test_full_dup_of_in_several_hash_passes_equals_one_pass(settings, monkeypatch):
-    from opinion.warehouse import load as load_module
+    from opinion.warehouse import dup_of
 
     lake = settings.lake_dir
     a = [post_row("twitter", "2015-02-20", i) for i in range(6)]
@@ -241,6 +241,6 @@ def test_full_dup_of_in_several_hash_passes_equals_one_pass(settings, monkeypatc
     load_lake(settings)
     one_pass = snapshot(settings)["dups"]
     assert sum(d is not None for _, d in one_pass) == 4
-    monkeypatch.setattr(load_module, "SHARED_KEYS_PER_PASS", 3)  # a pass per 3 keys
+    monkeypatch.setattr(dup_of, "SHARED_KEYS_PER_PASS", 3)  # a pass per 3 keys
     load_lake(settings, rebuild=True)
     assert snapshot(settings)["dups"] == one_pass

@@ -14,7 +14,7 @@ KILLABLE_LOADER = """
 import sys, time
 from pathlib import Path
 from opinion.config import Settings
-from opinion.warehouse import load, load_lake
+from opinion.warehouse import load_lake, merge
 tmp = Path(sys.argv[1])
 seen = []
 def hook(lake_path):
@@ -22,8 +22,8 @@ def hook(lake_path):
     if len(seen) == 3:  # partitions 1 and 2 are committed, 3 is mid-transaction
         (tmp / "in_third_transaction").write_text(lake_path)
         time.sleep(120)
-load._BEFORE_COMMIT = hook
-load.BATCH_PARTITIONS = 1  # one transaction per partition: kill between partitions
+merge._BEFORE_COMMIT = hook
+merge.BATCH_PARTITIONS = 1  # one transaction per partition: kill between partitions
 settings = Settings(data_dir=tmp, lake_dir=tmp / "lake",
                     warehouse=tmp / "warehouse" / "opinion.duckdb", state_dir=tmp / "state")
 load_lake(settings)

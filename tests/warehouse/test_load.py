@@ -1,6 +1,6 @@
 import pytest
 
-from opinion.lake import write_rejects
+from opinion.lake import Lake
 from opinion.records import stable_id
 from opinion.warehouse import LoadError, connect, load_lake
 
@@ -13,7 +13,7 @@ def open_writer(settings):
 
 def test_load_twice_is_a_noop(settings):
     rows = make_lake(settings.lake_dir, days=3, per_day=4)
-    write_rejects(settings.lake_dir, "extract", "twitter", "k1", [{"record": "x", "reason": "r"}])
+    settings.lake.write_rejects("extract", "twitter", "k1", [{"record": "x", "reason": "r"}])
     first = load_lake(settings)
     assert len(first.partitions_loaded) == 3 and first.posts_loaded == len(rows)
     with open_writer(settings) as con:
@@ -86,20 +86,20 @@ def test_rejects_upsert_and_removal(settings):
     lake = settings.lake_dir
     make_lake(lake, days=1)
     rows = [{"record": "a", "reason": "r1"}, {"record": "b", "reason": "r1"}]
-    write_rejects(lake, "extract", "twitter", "k1", rows)
-    write_rejects(lake, "collect", "twitter", "k2", [{"record": "a", "reason": "bad json"}])
+    Lake.of(lake).write_rejects("extract", "twitter", "k1", rows)
+    Lake.of(lake).write_rejects("collect", "twitter", "k2", [{"record": "a", "reason": "bad json"}])
     load_lake(settings)
     load_lake(settings)
     with open_writer(settings) as con:
         assert con.execute("SELECT count(*) FROM rejects").fetchone()[0] == 3
         rid = con.execute("SELECT reject_id FROM rejects WHERE stage='extract' AND record='a'")
         assert rid.fetchone()[0] == stable_id("extract", "twitter", "a")
-    write_rejects(lake, "extract", "twitter", "k1", [{"record": "a", "reason": "r2"}])
+    Lake.of(lake).write_rejects("extract", "twitter", "k1", [{"record": "a", "reason": "r2"}])
     load_lake(settings)
     with open_writer(settings) as con:
         got = con.execute("SELECT record, reason FROM rejects WHERE stage='extract'").fetchall()
         assert got == [("a", "r2")]
-    write_rejects(lake, "collect", "twitter", "k2", [])  # file removed from the lake
+    Lake.of(lake).write_rejects("collect", "twitter", "k2", [])  # file removed from the lake
     report = load_lake(settings)
     assert report.rejects_files_removed == ["rejects/stage=collect/source=twitter/k2.parquet"]
     with open_writer(settings) as con:
@@ -141,7 +141,7 @@ def test_sql_looking_text_is_data(settings):
     m = mention_rows(posts, per_post=1)
     m[0]["term"] = evil
     write_mentions(settings.lake_dir, "twitter", day, posts, m)
-    write_rejects(settings.lake_dir, "extract", "twitter", "k", [{"record": evil, "reason": evil}])
+    settings.lake.write_rejects("extract", "twitter", "k", [{"record": evil, "reason": evil}])
     load_lake(settings)
     with connect(settings.warehouse, read_only=True) as con:
         assert con.execute("SELECT text, brand FROM posts").fetchall() == [(evil, evil)]
@@ -168,9 +168,15 @@ def test_row_count_reconciliation(settings):
     from opinion.warehouse import QualityError
 
     rows = make_lake(settings.lake_dir, days=2, per_day=3)
-    write_rejects(settings.lake_dir, "extract", "twitter", "k", [{"record": "z", "reason": "r"}])
-    write_rejects(settings.lake_dir, "collect", "twitter", "k", [{"record": "q", "reason": "r"}])
+    settings.lake.write_rejects("extract", "twitter", "k", [{"record": "z", "reason": "r"}])
+    settings.lake.write_rejects("collect", "twitter", "k", [{"record": "q", "reason": "r"}])
     report = load_lake(settings, raw_rows=len(rows) + 1)
     assert {c.name: c.passed for c in report.checks}["row_count_reconciliation"]
     with pytest.raises(QualityError, match="row_count_reconciliation"):
         load_lake(settings, raw_rows=len(rows) + 5)
+
+
+def test_run_load_is_exported():
+    from opinion.warehouse import load, run_load
+
+    assert run_load is load.run_load  # the stages' entry point (writer lock, one-line errors)

@@ -76,14 +76,14 @@ PAUSED_LOADER = """
 import sys, time
 from pathlib import Path
 from opinion.config import Settings
-from opinion.warehouse import load, load_lake
+from opinion.warehouse import load_lake, merge
 tmp = Path(sys.argv[1])
 def hook(lake_path):
     (tmp / "paused").touch()
     deadline = time.time() + 60
     while not (tmp / "go").exists() and time.time() < deadline:
         time.sleep(0.05)
-load._BEFORE_COMMIT = hook
+merge._BEFORE_COMMIT = hook
 settings = Settings(data_dir=tmp, lake_dir=tmp / "lake",
                     warehouse=tmp / "warehouse" / "opinion.duckdb", state_dir=tmp / "state")
 print(len(load_lake(settings).partitions_loaded))
