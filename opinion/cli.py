@@ -470,13 +470,25 @@ def sql(query, warehouse, fmt, out) -> None:
 
 @main.command()
 @click.option("--brand", default=None, help="Only this brand's issues.")
+@click.option(
+    "--days",
+    type=click.IntRange(1, 3660),
+    default=None,
+    help="Every alert whose window ends in the last N days of data, newest first.",
+)
+@click.option("--deliver", is_flag=True, help="Send the new alerts (opinion.yaml `notify:`).")
 @warehouse_option
 @one_line_errors
-def alerts(brand, warehouse) -> None:
+def alerts(brand, days, deliver, warehouse) -> None:
     """Emerging issues of the latest 24-hour window (v_emerging_issues), most severe first."""
     from opinion.insights.alerts import emerging_issues, format_issues
 
-    click.echo(format_issues(emerging_issues(_settings(warehouse), brand)))
+    if deliver:
+        from opinion.insights.delivery import deliver_new
+
+        click.echo(deliver_new(_settings(warehouse)))
+        return
+    click.echo(format_issues(emerging_issues(_settings(warehouse), brand, days), days))
 
 
 @main.command()
