@@ -183,8 +183,8 @@ def build_context(
         al = emerging.alerts(cur, f)
         alert_days: dict[str, set] = {}
         for a in al:
-            start = a.window_start if f.grain == "day" else _week(a.window_start)
-            end = a.window_end if f.grain == "day" else _week(a.window_end)
+            start = filters.period_of(a.window_start, f.grain)
+            end = filters.period_of(a.window_end, f.grain)
             for p in series.get(a.touchpoint, []):
                 if start <= p.period_start <= end:
                     alert_days.setdefault(a.touchpoint, set()).add(p.period_start)
@@ -200,6 +200,7 @@ def build_context(
             alert_days,
             minimum,
             cat.touchpoints,
+            f.grain,
         )
     if page == "verbatims":
         vp = verbatims.verbatim_page(cur, f)
@@ -217,18 +218,8 @@ def build_context(
     return ctx
 
 
-def _week(d):
-    from datetime import timedelta
-
-    return d - timedelta(days=d.weekday())
-
-
 def _period_end(start, grain: str, limit):
-    from datetime import timedelta
-
-    if grain == "day":
-        return start
-    end = start + timedelta(days=6)
+    end = filters.period_last(start, grain)
     return min(end, limit) if limit else end
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 
 import duckdb
 import pytest
@@ -76,3 +77,12 @@ def test_csv_keeps_mentions_and_neutralises_formulas(client, ui_warehouse):
 )  # fmt: skip
 def test_csv_cell(value, neutralised):
     assert csv_cell(value) == ("'" + value if neutralised else value)
+
+
+def test_trends_by_month_plot_months_with_the_year(client):
+    r = client.get("/trends", params={"brand": "United", "grain": "month"})
+    assert r.status_code == 200 and "Monthly net sentiment" in r.text
+    assert "Feb 2015" in r.text
+    link = re.search(r'href="(/verbatims\?[^"]*from=2015-02-[^"]*)"', r.text).group(1)
+    assert "to=2015-02-2" in link  # the month, clamped to the data's last day
+    assert 'value="month" selected' in r.text
