@@ -142,7 +142,7 @@ def build_context(
             points, level = scorecard.categories(cur, f, minimum), "category"
             mark = lambda r: verb(category=r.label)  # noqa: E731
         ctx["categories"], ctx["map_level"] = points, level
-        solid = [c for c in points if c.sufficient]
+        solid = [c for c in points if c.sufficient and c.score_sufficient]
         average = stats.wilson(sum(c.positive for c in solid), sum(c.negative for c in solid))[0]
         ctx["average"] = average
         scored = [c for c in points if c.score is not None]
@@ -154,7 +154,7 @@ def build_context(
             (
                 c
                 for c in solid
-                if c.score is not None and c.importance is not None
+                if c.score is not None and c.importance is not None and c.label != "other"
                 and c.importance >= split and c.score < charts.Y_SPLIT
             ),
             key=lambda c: -c.negative,

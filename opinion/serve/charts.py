@@ -211,7 +211,7 @@ def quadrant(rows: Sequence, href: Callable[[object], str | None], average: floa
     obstacles = [(x - rad, y - rad, x + rad, y + rad) for _, x, y, rad in dots]
     # big points first: they get the best label positions
     for r, x, y, rad in sorted(dots, key=lambda d: -d[0].mentions):
-        suff = getattr(r, "sufficient", True)
+        suff = getattr(r, "sufficient", True) and getattr(r, "score_sufficient", True)
         if suff:
             important, happy = r.importance >= x_split, r.score >= Y_SPLIT
             color = POS if happy else NEG if important else NEU
@@ -280,7 +280,7 @@ def benchmark_rows(rows: Sequence, highlight: str, href: Callable[[object], str 
         )
         if r.score is None:
             continue
-        suff = getattr(r, "sufficient", True)
+        suff = getattr(r, "sufficient", True) and getattr(r, "score_sufficient", True)
         color = ("#08519c" if is_brand else (INK if pooled else "#888888")) if suff else THIN
         dot = f'fill="{color}"' if suff else f'fill="#fff" stroke="{THIN}" stroke-width="2"'
         mark = (
