@@ -3,7 +3,8 @@ duplicates, runs the data-quality gate and publishes the read-only snapshot.
 
 Scheduled by the asset `opinion://lake/mentions`. One task in the 1-slot pool
 `opinion_duckdb`, one run at a time, on the Celery queue `opinion_writer` (the one worker
-that holds the warehouse file; LocalExecutor ignores queues). A failed required quality
+that holds the warehouse file; LocalExecutor ignores queues). `deliver_alerts` then sends
+the new alerts of the published snapshot (opinion.insights.delivery). A failed required quality
 check fails the task without retry and leaves the previous snapshot published.
 """
 
@@ -28,7 +29,12 @@ def opinion_load():
     def load():
         return orch.run_task(orch.load)
 
-    load()
+    @task(retries=2)
+    def deliver_alerts():
+        """The new alerts of this load, to the webhook / e-mail of opinion.yaml `notify:`."""
+        return orch.run_task(orch.deliver_alerts)
+
+    load() >> deliver_alerts()
 
 
 opinion_load()

@@ -449,12 +449,15 @@ def bench(limit, naive_limit, corpus, reviews_path, reviews_limit, as_json, mode
     click.echo(json.dumps(result))
 
 
-@main.command()
+# ignore_unknown_options: a QUERY starting with a `-- comment` is the query, not an option
+@main.command(context_settings={"ignore_unknown_options": True})
 @click.argument("query", required=False)
 @warehouse_option
-@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json", "parquet"]),
+              default="table")  # fmt: skip
+@click.option("--out", default=None, type=click.Path(dir_okay=False), help="Parquet file.")
 @one_line_errors
-def sql(query, warehouse, fmt) -> None:
+def sql(query, warehouse, fmt, out) -> None:
     """Run QUERY on the published warehouse (read-only); no QUERY starts a shell."""
     from opinion.sqlshell import run_query, shell
 
@@ -462,18 +465,30 @@ def sql(query, warehouse, fmt) -> None:
     if query is None:
         shell(settings)
         return
-    run_query(settings, query, fmt, click.echo)
+    run_query(settings, query, fmt, click.echo, out)
 
 
 @main.command()
 @click.option("--brand", default=None, help="Only this brand's issues.")
+@click.option(
+    "--days",
+    type=click.IntRange(1, 3660),
+    default=None,
+    help="Every alert whose window ends in the last N days of data, newest first.",
+)
+@click.option("--deliver", is_flag=True, help="Send the new alerts (opinion.yaml `notify:`).")
 @warehouse_option
 @one_line_errors
-def alerts(brand, warehouse) -> None:
+def alerts(brand, days, deliver, warehouse) -> None:
     """Emerging issues of the latest 24-hour window (v_emerging_issues), most severe first."""
     from opinion.insights.alerts import emerging_issues, format_issues
 
-    click.echo(format_issues(emerging_issues(_settings(warehouse), brand)))
+    if deliver:
+        from opinion.insights.delivery import deliver_new
+
+        click.echo(deliver_new(_settings(warehouse)))
+        return
+    click.echo(format_issues(emerging_issues(_settings(warehouse), brand, days), days))
 
 
 @main.command()

@@ -298,6 +298,13 @@ def sum_reports(reports: Sequence[dict | None]) -> dict:
 # ---------------------------------------------------------------- load
 
 
+def deliver_alerts() -> str:
+    """After a load: send the latest window's new alerts (opinion.yaml `notify:`)."""
+    from opinion.insights.delivery import deliver_new
+
+    return deliver_new(settings())
+
+
 def load() -> dict:
     """Run the single-writer load; the summary of its `LoadReport`. Raises `QualityError`
     (nothing published) when a required check fails."""

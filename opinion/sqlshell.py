@@ -47,6 +47,10 @@ def neutralise_cell(value: object) -> object:
     return value
 
 
+#: Widest table cell printed; longer values are cut with "…" and a note says how many were.
+TABLE_WIDTH = 60
+
+
 def format_rows(columns: list[str], rows: list[tuple], fmt: str = "table") -> str:
     if fmt == "json":
         return "\n".join(json.dumps(dict(zip(columns, r, strict=True)), default=str) for r in rows)
@@ -57,31 +61,99 @@ def format_rows(columns: list[str], rows: list[tuple], fmt: str = "table") -> st
         writer.writerows([neutralise_cell(v) for v in r] for r in rows)
         return buf.getvalue().rstrip("\n")
     cells = [[("NULL" if v is None else str(v)) for v in r] for r in rows]
-    widths = [min(60, max([len(c)] + [len(r[i]) for r in cells])) for i, c in enumerate(columns)]
-    line = " | ".join(c.ljust(w)[:w] for c, w in zip(columns, widths, strict=True))
+    widths = [
+        min(TABLE_WIDTH, max([len(c)] + [len(r[i]) for r in cells])) for i, c in enumerate(columns)
+    ]
+    cut = 0
+
+    def cell(value: str, width: int) -> str:
+        nonlocal cut
+        if len(value) > width:  # never cut silently: mark it and count it
+            cut += 1
+            return value[: width - 1] + "…"
+        return value.ljust(width)
+
+    line = " | ".join(cell(c, w) for c, w in zip(columns, widths, strict=True))
     out = [line, "-+-".join("-" * w for w in widths)]
-    out += [" | ".join(v.ljust(w)[:w] for v, w in zip(r, widths, strict=True)) for r in cells]
+    out += [" | ".join(cell(v, w) for v, w in zip(r, widths, strict=True)) for r in cells]
     out.append(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")
+    if cut:
+        out.append(
+            f"({cut} value{'s' if cut != 1 else ''} cut at {TABLE_WIDTH} characters, marked …; "
+            "--format csv or json prints them whole)"
+        )
     return "\n".join(out)
 
 
-def run_query(
-    settings: Settings, query: str, fmt: str = "table", echo: Callable[[str], None] = print
-) -> None:
+def statements(con, query: str) -> list:
+    """The statements of `query` (comments and `;` handled by DuckDB's own parser), so a query
+    starting with a `-- comment` runs and every statement of a script is shown."""
     import duckdb
 
     if not query.strip():
         raise ValueError("empty query (give a SQL statement, or no QUERY for the shell)")
+    try:
+        found = con.extract_statements(query)
+    except duckdb.Error as exc:
+        raise ValueError(str(exc).strip().splitlines()[0]) from None
+    if not found:
+        raise ValueError("no SQL statement in the query (only comments?)")
+    return found
+
+
+def write_parquet(con, statement, out: str) -> int | None:
+    """The result of one statement as a Parquet file at `out` (written by this process: the
+    SQL connection itself cannot write files); its row count, None when it returns no rows."""
+    import pyarrow.parquet as pq
+
+    relation = con.sql(statement.query)
+    if relation is None:
+        return None
+    table = relation.to_arrow_table()
+    pq.write_table(table, out)
+    return table.num_rows
+
+
+def run_query(
+    settings: Settings,
+    query: str,
+    fmt: str = "table",
+    echo: Callable[[str], None] = print,
+    out: str | None = None,
+) -> None:
+    """Run every statement of `query` and print each result (a blank line between them);
+    `fmt="parquet"` writes the last result to `out` instead."""
+    import duckdb
+
+    if fmt == "parquet" and not out:
+        raise ValueError("--format parquet needs --out FILE")
+    if out and fmt != "parquet":
+        raise ValueError("--out is for --format parquet (the other formats print)")
+    if not query.strip():
+        raise ValueError("empty query (give a SQL statement, or no QUERY for the shell)")
     with connect_published(settings) as con:
-        try:
-            cur = con.execute(query)
-            if cur.description is None:
-                return
-            columns = [d[0] for d in cur.description]
-            rows = cur.fetchall()
-        except duckdb.Error as exc:
-            raise ValueError(str(exc).strip().splitlines()[0]) from None
-        echo(format_rows(columns, rows, fmt))
+        parts = statements(con, query)
+        printed = 0
+        for i, statement in enumerate(parts):
+            try:
+                if fmt == "parquet" and i == len(parts) - 1:
+                    n = write_parquet(con, statement, out)
+                    if n is None:
+                        raise ValueError("the last statement returns no result to write")
+                    echo(f"wrote {n} row{'s' if n != 1 else ''} to {out}")
+                    continue
+                cur = con.execute(statement)
+                if cur.description is None or fmt == "parquet":
+                    continue
+                columns = [d[0] for d in cur.description]
+                rows = cur.fetchall()
+            except duckdb.Error as exc:
+                where = f"statement {i + 1}: " if len(parts) > 1 else ""
+                raise ValueError(where + str(exc).strip().splitlines()[0]) from None
+            if printed:
+                echo("")
+            echo(format_rows(columns, rows, fmt))
+            printed += 1
 
 
 def shell(settings: Settings) -> None:
@@ -122,8 +194,9 @@ def shell(settings: Settings) -> None:
                 continue
             query, buffer = "\n".join(buffer), []
             try:
-                cur = con.execute(query)
-                if cur.description:
-                    print(format_rows([d[0] for d in cur.description], cur.fetchall()))
-            except duckdb.Error as exc:
+                for statement in statements(con, query):
+                    cur = con.execute(statement)
+                    if cur.description:
+                        print(format_rows([d[0] for d in cur.description], cur.fetchall()))
+            except (duckdb.Error, ValueError) as exc:
                 print("error:", str(exc).splitlines()[0])

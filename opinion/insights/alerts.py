@@ -1,5 +1,6 @@
-"""`opinion alerts`: the emerging issues of the latest window, read from the published
-warehouse (`v_emerging_issues`, see docs/warehouse.md)."""
+"""`opinion alerts`: the emerging issues of the latest window (`v_emerging_issues`) or, with
+`--days N`, every flagged window ending in the last N days of data (`v_alert_history`), newest
+first, each with the dashboard link to its posts (see docs/warehouse.md)."""
 
 from __future__ import annotations
 
@@ -13,8 +14,12 @@ COLUMNS = (
 )  # fmt: skip
 
 
-def emerging_issues(settings: Settings, brand: str | None = None) -> list[dict]:
-    """Rows of `v_emerging_issues` (optionally one brand's), most severe first."""
+def emerging_issues(
+    settings: Settings, brand: str | None = None, days: int | None = None
+) -> list[dict]:
+    """Rows of `v_emerging_issues` (optionally one brand's), most severe first; with `days`,
+    the flagged windows of `v_alert_history` ending in the last `days` days of data, newest
+    first (the history holds the loader's last `history_windows` windows)."""
     import duckdb
 
     path = Path(settings.warehouse)
@@ -30,12 +35,25 @@ def emerging_issues(settings: Settings, brand: str | None = None) -> list[dict]:
             if brand not in known:
                 names = ", ".join(sorted(known)) or "none loaded"
                 raise ValueError(f"unknown brand {brand!r} (known: {names})")
-        sql = (
-            f"SELECT {', '.join(COLUMNS)} FROM v_emerging_issues "
-            "WHERE ? IS NULL OR brand = ? "
-            "ORDER BY severity DESC, p_value, negatives DESC, brand, category"
-        )
-        cur = con.execute(sql, [brand, brand])
+        if days is None:
+            sql = (
+                f"SELECT {', '.join(COLUMNS)} FROM v_emerging_issues "
+                "WHERE ? IS NULL OR brand = ? "
+                "ORDER BY severity DESC, p_value, negatives DESC, brand, category"
+            )
+            cur = con.execute(sql, [brand, brand])
+        else:
+            sql = (
+                f"SELECT {', '.join(COLUMNS)} FROM v_alert_history "
+                "WHERE (? IS NULL OR brand = ?) AND window_end > data_end - to_days(?) "
+                "ORDER BY window_end DESC, severity DESC, p_value, brand, category"
+            )
+            try:
+                cur = con.execute(sql, [brand, brand, days])
+            except duckdb.CatalogException:
+                raise ValueError(
+                    "this warehouse has no alert history yet (run `opinion load` to migrate it)"
+                ) from None
         names = [d[0] for d in cur.description]
         rows = [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
     finally:
@@ -51,10 +69,28 @@ RULE = (
 )
 
 
-def format_issues(rows: list[dict]) -> str:
-    """A plain-text table, one issue a line, and the rule that raised them."""
+def posts_link(row: dict, base: str = "") -> str:
+    """The dashboard's verbatims of an alert: its category's negative posts in its window."""
+    from urllib.parse import urlencode
+
+    query = urlencode(
+        {
+            "brand": row["brand"],
+            "touchpoint": row["touchpoint"],
+            "category": row["category"],
+            "polarity": "negative",
+            "since": row["window_start"].isoformat(),
+            "until": row["window_end"].isoformat(),
+        }
+    )
+    return f"{base.rstrip('/')}/verbatims?{query}"
+
+
+def format_issues(rows: list[dict], days: int | None = None, base: str = "") -> str:
+    """A plain-text table, one issue a line with the link to its posts, and the rule."""
     if not rows:
-        return f"no emerging issues in the latest window\n{RULE}"
+        where = "in the latest window" if days is None else f"in the last {days} days of data"
+        return f"no emerging issues {where}\n{RULE}"
     head = f"{'brand':<16} {'touchpoint':<18} {'category':<18} {'neg':>5} {'base':>6} "
     head += f"{'z':>6} {'p':>9} {'sev':>3} {'run':>3}  window"
     lines = [head]
@@ -65,5 +101,6 @@ def format_issues(rows: list[dict]) -> str:
             f"{r['severity']:>3} {r['persistence']:>3}  "
             f"{r['window_start']:%Y-%m-%d %H:%M} → {r['window_end']:%Y-%m-%d %H:%M} UTC"
         )
+        lines.append(f"  posts: {posts_link(r, base)}")
     lines.append(RULE)
     return "\n".join(lines)

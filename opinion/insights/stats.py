@@ -2,7 +2,11 @@
 
 * **Minimum sample** (`sufficient`): a number computed from fewer than `min_mentions` aspect
   mentions (the warehouse's `v_min_mentions`, 30 by default) is shown greyed with its n and is
-  never ranked, coloured or placed in a quadrant.
+  never ranked, coloured or placed in a quadrant. Counted on what the number is made of:
+  mentions for volumes and net sentiment, opinions (positive + negative) for the opinion score
+  (`score_sufficient`).
+* **Comparable periods** (`comparable`): a comparison period with fewer than 80 % of the
+  current period's days of data is not compared (a one-day "previous week").
 * **Net sentiment** (`net_sentiment`): per aspect mention, 100 × (positive − negative) /
   mentions, from −100 to +100. The same definition in the dashboard, the report, `opinion
   demo`'s summary and the SQL views (`net_sentiment` macro).
@@ -22,6 +26,24 @@ Z95 = 1.959963984540054
 def sufficient(mentions: int | None, min_mentions: int) -> bool:
     """The minimum-sample rule: may a number from `mentions` mentions be ranked or coloured?"""
     return (mentions or 0) >= max(1, min_mentions)
+
+
+def score_sufficient(positive: int, negative: int, min_mentions: int) -> bool:
+    """The minimum-sample rule for an opinion score: counted on opinions, not mentions."""
+    return sufficient((positive or 0) + (negative or 0), min_mentions)
+
+
+COMPARABLE_DAYS = 0.8  # share of the current period's days of data a comparison period needs
+
+
+def comparable(days_now: int, days_before: int) -> str | None:
+    """None when the periods may be compared, else why not (one short sentence)."""
+    if days_now and days_before < COMPARABLE_DAYS * days_now:
+        return (
+            f"not compared: the previous period has data on {days_before} of the "
+            f"{days_now} days this one has (< {COMPARABLE_DAYS:.0%})"
+        )
+    return None
 
 
 def net_sentiment(positive: int, negative: int, mentions: int) -> float | None:

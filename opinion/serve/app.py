@@ -9,8 +9,6 @@ state; unexpected errors become a generic page that reveals nothing.
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
 import time
 from collections import OrderedDict
@@ -31,6 +29,7 @@ from opinion.serve import (
     charts,
     competitors,
     emerging,
+    exports,
     filters,
     reviews,
     scorecard,
@@ -45,6 +44,10 @@ CSP = (
     "default-src 'none'; style-src 'unsafe-inline'; script-src 'self'; img-src 'self' data:; "
     "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 )
+EXPORT_TYPES = {
+    "csv": "text/csv; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
 COUNTS_CACHED = 256  # verbatim counts kept per app (one small tuple each)
 PAGES = (
     ("overview", "/", "Overview"),
@@ -139,7 +142,7 @@ def build_context(
             points, level = scorecard.categories(cur, f, minimum), "category"
             mark = lambda r: verb(category=r.label)  # noqa: E731
         ctx["categories"], ctx["map_level"] = points, level
-        solid = [c for c in points if c.sufficient]
+        solid = [c for c in points if c.sufficient and c.score_sufficient]
         average = stats.wilson(sum(c.positive for c in solid), sum(c.negative for c in solid))[0]
         ctx["average"] = average
         scored = [c for c in points if c.score is not None]
@@ -151,7 +154,7 @@ def build_context(
             (
                 c
                 for c in solid
-                if c.score is not None and c.importance is not None
+                if c.score is not None and c.importance is not None and c.label != "other"
                 and c.importance >= split and c.score < charts.Y_SPLIT
             ),
             key=lambda c: -c.negative,
@@ -180,8 +183,8 @@ def build_context(
         al = emerging.alerts(cur, f)
         alert_days: dict[str, set] = {}
         for a in al:
-            start = a.window_start if f.grain == "day" else _week(a.window_start)
-            end = a.window_end if f.grain == "day" else _week(a.window_end)
+            start = filters.period_of(a.window_start, f.grain)
+            end = filters.period_of(a.window_end, f.grain)
             for p in series.get(a.touchpoint, []):
                 if start <= p.period_start <= end:
                     alert_days.setdefault(a.touchpoint, set()).add(p.period_start)
@@ -197,6 +200,7 @@ def build_context(
             alert_days,
             minimum,
             cat.touchpoints,
+            f.grain,
         )
     if page == "verbatims":
         vp = verbatims.verbatim_page(cur, f)
@@ -205,6 +209,7 @@ def build_context(
         ctx["pager"] = vp
         ctx["per_page"] = verbatims.VERBATIMS_PER_PAGE
         ctx["csv_url"] = "/verbatims.csv?" + f.query(page=1)
+        ctx["xlsx_url"] = "/verbatims.xlsx?" + f.query(page=1)
     if page == "report":
         ctx["top_negative"] = verbatims.top_verbatims(cur, f, "negative")
         ctx["top_positive"] = verbatims.top_verbatims(cur, f, "positive")
@@ -213,18 +218,8 @@ def build_context(
     return ctx
 
 
-def _week(d):
-    from datetime import timedelta
-
-    return d - timedelta(days=d.weekday())
-
-
 def _period_end(start, grain: str, limit):
-    from datetime import timedelta
-
-    if grain == "day":
-        return start
-    end = start + timedelta(days=6)
+    end = filters.period_last(start, grain)
     return min(end, limit) if limit else end
 
 
@@ -283,22 +278,28 @@ def create_app(settings: Settings | None = None) -> Starlette:
         handler.__name__ = f"page_{page}"
         return handler
 
-    def export_csv(request: Request) -> Response:
-        """The verbatims of the current filter as CSV (formula prefixes neutralised)."""
-        try:
-            with snapshot.cursor() as cur:
-                cat = cached_catalog(cur)
-                default = cat.brands[0] if cat.brands else None
-                f = filters.parse(request.query_params, cat, default_brand=default)
-                buf = io.StringIO()
-                writer = csv.writer(buf)
-                for row in verbatims.export_rows(cur, f):
-                    writer.writerow(row)
-        except WarehouseMissing:
-            return PlainTextResponse("no published warehouse yet", 503, headers=_headers())
-        name = "verbatims-" + "".join(ch for ch in (f.brand or "none") if ch.isalnum()) + ".csv"
-        headers = {**_headers(), "Content-Disposition": f'attachment; filename="{name}"'}
-        return Response(buf.getvalue(), media_type="text/csv; charset=utf-8", headers=headers)
+    def export(kind: str):
+        """The verbatims of the current filter as CSV (formula prefixes neutralised) or as a
+        workbook whose cells are typed text (`exports.py`)."""
+
+        def handler(request: Request) -> Response:
+            try:
+                with snapshot.cursor() as cur:
+                    cat = cached_catalog(cur)
+                    default = cat.brands[0] if cat.brands else None
+                    f = filters.parse(request.query_params, cat, default_brand=default)
+                    body = exports.csv_text(cur, f) if kind == "csv" else exports.xlsx_bytes(cur, f)
+            except WarehouseMissing:
+                return PlainTextResponse("no published warehouse yet", 503, headers=_headers())
+            name = "".join(ch for ch in (f.brand or "none") if ch.isalnum())
+            headers = {
+                **_headers(),
+                "Content-Disposition": f'attachment; filename="verbatims-{name}.{kind}"',
+            }
+            return Response(body, media_type=EXPORT_TYPES[kind], headers=headers)
+
+        handler.__name__ = f"export_{kind}"
+        return handler
 
     async def healthz(request: Request) -> Response:
         return PlainTextResponse("ok")
@@ -323,7 +324,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     routes = [Route(path, page_handler(name)) for name, path, _ in PAGES]
     routes += [
-        Route("/verbatims.csv", export_csv),
+        Route("/verbatims.csv", export("csv")),
+        Route("/verbatims.xlsx", export("xlsx")),
         Route("/healthz", healthz),
         Route("/favicon.ico", favicon),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),

@@ -211,7 +211,7 @@ def quadrant(rows: Sequence, href: Callable[[object], str | None], average: floa
     obstacles = [(x - rad, y - rad, x + rad, y + rad) for _, x, y, rad in dots]
     # big points first: they get the best label positions
     for r, x, y, rad in sorted(dots, key=lambda d: -d[0].mentions):
-        suff = getattr(r, "sufficient", True)
+        suff = getattr(r, "sufficient", True) and getattr(r, "score_sufficient", True)
         if suff:
             important, happy = r.importance >= x_split, r.score >= Y_SPLIT
             color = POS if happy else NEG if important else NEU
@@ -280,7 +280,7 @@ def benchmark_rows(rows: Sequence, highlight: str, href: Callable[[object], str 
         )
         if r.score is None:
             continue
-        suff = getattr(r, "sufficient", True)
+        suff = getattr(r, "sufficient", True) and getattr(r, "score_sufficient", True)
         color = ("#08519c" if is_brand else (INK if pooled else "#888888")) if suff else THIN
         dot = f'fill="{color}"' if suff else f'fill="#fff" stroke="{THIN}" stroke-width="2"'
         mark = (
@@ -301,12 +301,25 @@ def benchmark_rows(rows: Sequence, highlight: str, href: Callable[[object], str 
     return _svg(w, h, "".join(out), "Brand vs competitors")
 
 
+def period_label(d, grain: str, with_year: bool = True) -> str:
+    """An axis label: `Feb 17 2015` (the year where it changes), `Feb 2015`, `Q1 2015`,
+    `2015`."""
+    if grain == "year":
+        return f"{d.year}"
+    if grain == "quarter":
+        return f"Q{(d.month - 1) // 3 + 1} {d.year}"
+    if grain == "month":
+        return d.strftime("%b %Y")
+    return d.strftime("%b %d %Y" if with_year else "%b %d")
+
+
 def lines(
     series: dict[str, Sequence],
     href: Callable[[str, object], str | None],
     alert_days: dict[str, set] | None = None,
     min_mentions: int = 0,
     order: Sequence[str] = (),
+    grain: str = "day",
 ):
     """Net sentiment over time, one line per touchpoint; alert periods get a red ring.
     Periods with fewer than `min_mentions` are hollow dots and break the line. A series'
@@ -331,11 +344,14 @@ def lines(
             f' text-anchor="end" class="tick">{signed(v)}</text>'
         )
     every = max(1, len(periods) // 10)
+    shown_year = None
     for i, d in enumerate(periods):
         if i % every == 0:
+            label = period_label(d, grain, with_year=d.year != shown_year)
+            shown_year = d.year
             out.append(
                 f'<text x="{sx(d):.1f}" y="{top + ph + 16}" text-anchor="middle" '
-                f'class="tick">{d.strftime("%b %d")}</text>'
+                f'class="tick">{label}</text>'
             )
     alert_days = alert_days or {}
     place = {name: i for i, name in enumerate(order)}

@@ -1,6 +1,6 @@
 """The brand against its competitor set: the set itself (`brand_competitors`), the overview's
 share of voice and the competitors page's per-touchpoint benchmark (brand, each competitor and
-the pooled set, with the gap and whether the Wilson intervals separate).
+the pooled set, with the net-sentiment gap and its two-sample z-test).
 
 Builds on `scorecard.Score`; every value is bound with a parameter, never formatted into SQL.
 """
@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import duckdb
 
+from opinion.insights.stats import Z95, net_change
 from opinion.serve.filters import Filters
 from opinion.serve.scorecard import Score
 
@@ -48,12 +49,21 @@ class Benchmark:
         return self.brand.net - self.pooled.net
 
     @property
-    def separated(self) -> bool:
-        """The Wilson intervals of brand and competitor set do not overlap."""
+    def z(self) -> float | None:
+        """z of the gap: the same two-sample z-test on the per-mention net-sentiment scores
+        (+1 / 0 / −1) as every change on the dashboard (`stats.net_change`)."""
         if not self.sufficient:
-            return False
+            return None
         b, c = self.brand, self.pooled
-        return b.low > c.high or c.low > b.high
+        return net_change(
+            (b.positive, b.negative, b.mentions), (c.positive, c.negative, c.mentions), 1
+        )[1]
+
+    @property
+    def separated(self) -> bool:
+        """The gap shown (net sentiment) is beyond chance: |z| >= 1.96 on that same gap."""
+        z = self.z
+        return z is not None and abs(z) >= Z95
 
 
 def benchmark(cur, f: Filters, competitors: list[str], minimum: int) -> list[Benchmark]:

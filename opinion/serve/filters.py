@@ -14,7 +14,7 @@ from urllib.parse import quote_plus
 
 MAX_LEN = 200  # longer than any real brand/touchpoint/category name; longer input is refused
 POLARITIES = ("positive", "negative", "neutral")
-GRAINS = ("day", "week")
+GRAINS = ("day", "week", "month", "quarter", "year")
 SORTS = ("newest", "negative", "engaged")  # verbatims: newest, most negative, most engaged
 MAX_DAYS = 3660
 MAX_PAGE = 1000  # page numbers read by skipping (old links, the other sorts)
@@ -46,6 +46,30 @@ class Catalog:
 #: Periods longer than this many days default to weekly points on the trends chart (two years
 #: of daily points are ~6,600 linked dots and 2 MB of HTML); `grain=day` still asks for days.
 AUTO_WEEK_DAYS = 120
+
+
+def period_of(d: date, grain: str) -> date:
+    """The first day of the day / week (Monday) / month / quarter / year holding `d`."""
+    if grain == "week":
+        return d - timedelta(days=d.weekday())
+    if grain == "month":
+        return d.replace(day=1)
+    if grain == "quarter":
+        return d.replace(month=3 * ((d.month - 1) // 3) + 1, day=1)
+    if grain == "year":
+        return d.replace(month=1, day=1)
+    return d
+
+
+def period_last(start: date, grain: str) -> date:
+    """The last day of the period of `grain` starting on `start`."""
+    if grain == "day":
+        return start
+    if grain == "week":
+        return start + timedelta(days=6)
+    months = {"month": 1, "quarter": 3, "year": 12}[grain]
+    m = start.month - 1 + months
+    return date(start.year + m // 12, m % 12 + 1, 1) - timedelta(days=1)
 
 
 def default_grain(start: date | None, end: date | None) -> str:
@@ -273,7 +297,7 @@ def parse(params, catalog: Catalog, default_brand: str | None = None) -> Filters
     polarity, u4 = _choice(params.get("polarity"), POLARITIES, "polarity", problems)
     grain = params.get("grain") or None
     if grain is not None and grain not in GRAINS:
-        problems.append(f"Ignored grain “{_short(grain)}” (day or week).")
+        problems.append(f"Ignored grain “{_short(grain)}” (day, week, month, quarter or year).")
         grain = None
     raw_page = params.get("page")
     page = _int(raw_page, 1, MAX_KEYSET_PAGE, "page", problems) or 1

@@ -20,7 +20,15 @@ from dataclasses import dataclass
 from dataclasses import replace as _replace
 from datetime import date, timedelta
 
-from opinion.insights.stats import net_change, net_sentiment, sufficient, wilson
+from opinion.insights.stats import (
+    comparable,
+    net_change,
+    net_sentiment,
+    score_sufficient,
+    signed,
+    sufficient,
+    wilson,
+)
 from opinion.serve.catalog import DEFAULT_MIN_MENTIONS
 from opinion.serve.filters import Filters
 
@@ -43,6 +51,8 @@ class Score:
     touchpoint: str | None = None
     category: str | None = None
     previous: Score | None = None  # the same scope in the period just before
+    trend_z: float | None = None  # z of the within-period change (second half − first half)
+    partial: str | None = None  # why the previous period is not compared (too few days)
 
     @property
     def change(self) -> tuple[float | None, float | None, bool]:
@@ -61,16 +71,29 @@ class Score:
         return net_sentiment(self.positive, self.negative, self.mentions)
 
     @property
+    def opinions(self) -> int:
+        return self.positive + self.negative
+
+    @property
+    def score_sufficient(self) -> bool:
+        """The minimum-sample rule for the opinion score: on opinions (positive + negative),
+        so 33 mentions with 18 opinions is not coloured, ranked or placed."""
+        return score_sufficient(self.positive, self.negative, self.min_mentions)
+
+    def _wilson(self, i: int) -> float | None:
+        return wilson(self.positive, self.negative)[i]
+
+    @property
     def score(self) -> float | None:
-        return wilson(self.positive, self.negative)[0]
+        return self._wilson(0)
 
     @property
     def low(self) -> float | None:
-        return wilson(self.positive, self.negative)[1]
+        return self._wilson(1)
 
     @property
     def high(self) -> float | None:
-        return wilson(self.positive, self.negative)[2]
+        return self._wilson(2)
 
     @property
     def sufficient(self) -> bool:
@@ -78,30 +101,42 @@ class Score:
         return sufficient(self.mentions, self.min_mentions)
 
     @property
+    def trend_beyond(self) -> bool:
+        """The within-period change is beyond chance (|z| >= 1.96) and at least TREND_POINTS."""
+        return (
+            self.trend is not None
+            and self.trend_z is not None
+            and abs(self.trend_z) >= 1.959963984540054
+            and abs(self.trend) >= TREND_POINTS
+        )
+
+    @property
     def arrow(self) -> str:
         if self.trend is None:
             return "–"
-        return "▲" if self.trend >= TREND_POINTS else "▼" if self.trend <= -TREND_POINTS else "▶"
+        if not self.trend_beyond:
+            return "▶"
+        return "▲" if self.trend > 0 else "▼"
 
     @property
     def trend_word(self) -> str:
         if self.trend is None:
             return "not enough data for a trend"
-        if self.trend >= TREND_POINTS:
-            return f"improving ({self.trend:+.0f} pts)"
-        if self.trend <= -TREND_POINTS:
-            return f"worsening ({self.trend:+.0f} pts)"
-        return f"stable ({self.trend:+.0f} pts)"
+        pts = f"{signed(self.trend)} pts"
+        if self.trend_beyond:
+            word = "improving" if self.trend > 0 else "worsening"
+            return f"{word} ({pts}, z {self.trend_z:+.1f}, beyond chance)"
+        return f"no change beyond chance ({pts})"
 
 
 def _mid(start: date, end: date) -> date:
     return start + timedelta(days=((end - start).days + 1) // 2)
 
 
-def _trend(minimum: int, m1, p1, n1, m2, p2, n2) -> float | None:
-    if not (sufficient(m1, minimum) and sufficient(m2, minimum)):
-        return None
-    return net_sentiment(p2, n2, m2) - net_sentiment(p1, n1, m1)
+def _trend(minimum: int, m1, p1, n1, m2, p2, n2) -> tuple[float | None, float | None]:
+    """(second half − first half of the period in net sentiment, its z)."""
+    delta, z, _ = net_change((p2 or 0, n2 or 0, m2 or 0), (p1 or 0, n1 or 0, m1 or 0), minimum)
+    return delta, z
 
 
 _SCORE_SQL = """
@@ -148,20 +183,16 @@ def _scores(cur, sql: str, f: Filters, minimum: int, touchpoint=None, category=N
     for r in cur.execute(sql, params).fetchall():
         if r[1] is None:
             continue
-        out.append(
-            Score(
-                r[0],
-                r[1],
-                r[2],
-                r[3],
-                r[4],
-                trend=_trend(minimum, *r[5:]),
-                min_mentions=minimum,
-                brand=brand,
-            )
-        )
+        trend, z = _trend(minimum, *r[5:])
+        s = Score(r[0], r[1], r[2], r[3], r[4], trend=trend, min_mentions=minimum, brand=brand)
+        s.trend_z = z
+        out.append(s)
     prev = previous_period(f) if compare else None
-    if prev:
+    partial = _partial(cur, brand, (start, end), prev) if prev else None
+    if partial:
+        for s in out:
+            s.partial = partial
+    elif prev:
         before = {
             s.label: s
             for s in _scores(
@@ -172,6 +203,17 @@ def _scores(cur, sql: str, f: Filters, minimum: int, touchpoint=None, category=N
         for s in out:
             s.previous = before.get(s.label) or Score(s.label, 0, 0, 0, 0, min_mentions=minimum)
     return out
+
+
+def _partial(cur, brand, now: tuple[date, date], before: tuple[date, date]) -> str | None:
+    """Why the previous period cannot be compared (fewer than 80 % of the days of data)."""
+    days_now, days_before = cur.execute(
+        "SELECT count(DISTINCT day) FILTER (WHERE day BETWEEN $a AND $b), "
+        "count(DISTINCT day) FILTER (WHERE day BETWEEN $c AND $d) "
+        "FROM agg_daily WHERE brand = $brand",
+        {"brand": brand, "a": now[0], "b": now[1], "c": before[0], "d": before[1]},
+    ).fetchone()
+    return comparable(days_now, days_before)
 
 
 def scorecard(cur, f: Filters, minimum: int) -> tuple[Score | None, list[Score]]:

@@ -1,4 +1,5 @@
-"""The trends page's series: net sentiment per touchpoint per day or week in the period,
+"""The trends page's series: net sentiment per touchpoint per day, week, month, quarter or
+year in the period,
 summed from `agg_daily` with bound parameters (the alert markers come from `emerging`).
 """
 
@@ -24,36 +25,27 @@ class Point:
         return net_sentiment(self.positive, self.negative, self.mentions)
 
 
-_TREND_SQL = {
-    "day": """
-        SELECT touchpoint, day AS period_start, sum(mentions)::BIGINT, sum(positive)::BIGINT,
-               sum(negative)::BIGINT, sum(neutral)::BIGINT
-        FROM agg_daily
-        WHERE brand = $brand AND day BETWEEN $start AND $end
-          AND ($touchpoint IS NULL OR touchpoint = $touchpoint)
-          AND ($category IS NULL OR category = $category)
-        GROUP BY ALL ORDER BY touchpoint, period_start
-    """,
-    "week": """
-        SELECT touchpoint, CAST(date_trunc('week', day) AS DATE) AS period_start,
-               sum(mentions)::BIGINT, sum(positive)::BIGINT,
-               sum(negative)::BIGINT, sum(neutral)::BIGINT
-        FROM agg_daily
-        WHERE brand = $brand AND day BETWEEN $start AND $end
-          AND ($touchpoint IS NULL OR touchpoint = $touchpoint)
-          AND ($category IS NULL OR category = $category)
-        GROUP BY ALL ORDER BY touchpoint, period_start
-    """,
-}
+# `$grain` is one of filters.GRAINS (whitelisted), bound as a parameter like every filter
+_TREND_SQL = """
+    SELECT touchpoint, CAST(date_trunc($grain, day) AS DATE) AS period_start,
+           sum(mentions)::BIGINT, sum(positive)::BIGINT,
+           sum(negative)::BIGINT, sum(neutral)::BIGINT
+    FROM agg_daily
+    WHERE brand = $brand AND day BETWEEN $start AND $end
+      AND ($touchpoint IS NULL OR touchpoint = $touchpoint)
+      AND ($category IS NULL OR category = $category)
+    GROUP BY ALL ORDER BY touchpoint, period_start
+"""
 
 
 def trends(cur, f: Filters) -> dict[str, list[Point]]:
-    """Net sentiment per touchpoint per day or week (`f.grain`), in the period."""
+    """Net sentiment per touchpoint per day, week, month, quarter or year (`f.grain`)."""
     if not f.brand or f.start is None:
         return {}
     rows = cur.execute(
-        _TREND_SQL[f.grain],
+        _TREND_SQL,
         {
+            "grain": f.grain,
             "brand": f.brand,
             "start": f.start,
             "end": f.end,

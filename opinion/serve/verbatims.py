@@ -1,5 +1,5 @@
 """The posts behind the numbers: the verbatims page (one card per post, sorts, keyset pages,
-counts), the report's top verbatims and the CSV export (formula prefixes neutralised).
+counts) and the report's verbatims; the exports are in `exports.py`.
 
 Reads the materialised `verbatims` table; every filter is bound with a parameter, never
 formatted into SQL text (the fragments below are constants).
@@ -7,6 +7,7 @@ formatted into SQL text (the fragments below are constants).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from dataclasses import replace as _replace
 from datetime import UTC, datetime, timedelta
@@ -280,25 +281,14 @@ def top_verbatims(cur, f: Filters, polarity: str, limit: int = 5) -> list[Post]:
 
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "|", "%")
+#: "@united lost my bag" is a mention, not a formula: `@` is neutralised only where a function
+#: call or a DDE payload could follow (`@SUM(`, `@cmd|`, `@A1!`), so tweets stay unchanged.
+_AT_FORMULA = re.compile(r"@[^\s]*[(|!]")
 
 
 def csv_cell(value: object) -> str:
     """A CSV cell that a spreadsheet will not run: formula prefixes get a leading quote."""
     text = "" if value is None else str(value)
+    if text.startswith("@") and not _AT_FORMULA.match(text):
+        return text
     return "'" + text if text.startswith(FORMULA_PREFIXES) else text
-
-
-def export_rows(cur, f: Filters, limit: int = EXPORT_LIMIT):
-    """Header and rows of the CSV export of the current filter (at most `limit` posts)."""
-    yield ("post_id", "created_utc", "brand", "source", "url", "polarity", "engagement",
-           "aspects", "matched_aspects", "text")  # fmt: skip
-    if not f.brand or f.start is None or f.unknown:
-        return
-    for p in verbatim_page(cur, _replace(f, page=1, after=None, before=None), limit).posts:
-        aspects = "; ".join(f"{m.aspect} ({m.polarity})" for m in p.mentions)
-        matched = "; ".join(f"{m.aspect} ({m.polarity})" for m in p.mentions if m.matched)
-        yield tuple(
-            csv_cell(v)
-            for v in (p.post_id, p.created, p.brand, p.source, p.safe_url, p.polarity,
-                      p.engagement, aspects, matched, p.text)
-        )  # fmt: skip

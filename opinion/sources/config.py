@@ -147,7 +147,7 @@ def _document_jobs(data: Any, where: str) -> list:
         return []
     if not isinstance(data, dict):
         raise _fail(where, "must be a mapping with a 'jobs' list")
-    unknown = set(data) - {"version", "jobs"}
+    unknown = set(data) - {"version", "jobs", "notify"}  # notify: insights.delivery
     if unknown:
         raise _fail(where, f"unknown top-level key(s): {', '.join(sorted(unknown))}")
     if data.get("version", 1) != 1:
