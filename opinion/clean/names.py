@@ -95,7 +95,19 @@ _VIET_CHARS = re.compile(r"[ăâđêôơưạảấầẩẫậắằẳẵặ�
 def first_names() -> frozenset[str]:
     """First names of many countries (gender-guesser's list), lower case, without the ones
     that are common English words."""
-    return frozenset(n for n in _all_first_names() if len(n) > 2 and not common_word(n))
+    names = {n for n in _all_first_names() if len(n) > 2 and not common_word(n)}
+    return frozenset(names | {_fold(n) for n in names})
+
+
+_FOLD = str.maketrans({"ł": "l", "ø": "o", "đ": "d", "ß": "ss", "æ": "ae", "œ": "oe", "ı": "i"})
+
+
+def _fold(word: str) -> str:
+    """`word` without diacritics ("małgorzata" → "malgorzata": people type names bare)."""
+    import unicodedata
+
+    decomposed = unicodedata.normalize("NFKD", word.translate(_FOLD))
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
 @functools.cache
@@ -110,11 +122,15 @@ def any_first_name(word: str) -> bool:
     return word.lower() in _all_first_names()
 
 
-def _latin_share(text: str) -> float:
+_LATIN_WORD = re.compile(r"(?<!\w)[A-Za-z\u00c0-\u024f]{2,}(?!\w)")
+
+
+def _latin_text(text: str) -> bool:
+    """Mostly Latin script, or at least three Latin words (an English post quoting names)."""
     letters = [c for c in text if c.isalpha()]
-    if not letters:
-        return 1.0
-    return sum(c < "\u0250" for c in letters) / len(letters)
+    if not letters or sum(c < "\u0250" for c in letters) >= len(letters) / 2:
+        return True
+    return len(_LATIN_WORD.findall(text)) >= 3
 
 
 def _name_tail(words: list[re.Match[str]], i: int, keep: frozenset[str]) -> int:
@@ -158,7 +174,7 @@ def find_names(text: str, keep: frozenset[str] = frozenset()) -> list[tuple[int,
     for m in _VIET.finditer(text):
         if _VIET_CHARS.search(m.group(0)):
             spans.append(m.span())
-    if _latin_share(text) >= 0.5:
+    if _latin_text(text):
         for pattern in (_FOREIGN_WORDS, _HAN, _HANGUL, _KANA):
             spans += [m.span() for m in pattern.finditer(text)]
     else:
