@@ -129,7 +129,9 @@ _FILL = (
     r"(?:[\s:#=.\-]*(?:number|numbers|num|no|nr|code|id|ref|reference|is|was|:|#|=)\b)*[\s:#=.\-]*"  # noqa: E501
 )
 _TOKEN = r"[A-Za-z0-9]*\d[A-Za-z0-9]*(?:[ \-.]\d[A-Za-z0-9]*){0,4}"
-_BOOKING_CTX = r"(?i:\b(?:booking|confirmation|conf|reservation|record\s+locator|locator|pnr|res)\b)"
+_BOOKING_CTX = (
+    r"(?i:\b(?:booking|confirmation|conf|reservation|record\s+locator|locator|pnr|res)\b)"
+)
 _FF_CTX = (
     r"(?i:frequent[\s\-]*fl(?:y|i)er|\bff\b|\bffn\b|mileage\s*plus|skymiles|aadvantage|"
     r"rapid\s*rewards|true\s*blue|trueblue|miles\s*(?:&|and)\s*more|flying\s*blue|"
