@@ -112,7 +112,7 @@ def _has_digit(value: str) -> bool:
 
 
 # a flight number or aircraft type (UA5, AA1234, B737, A320neo): never a booking reference
-_FLIGHT = re.compile(r"(?i)^(?:[A-Z]{1,3}\d{1,4}[A-Z]{0,3}|\d[A-Z]\d{1,4}|[A-Z]\d[A-Z]?\d{1,4})$")
+_FLIGHT = re.compile(r"(?i)^(?:[A-Z]{1,3}\d{1,4}[A-Z]?|\d[A-Z]\d{1,4}|[A-Z]\d[A-Z]?\d{1,4})$")
 
 
 def _booking_ok(value: str) -> bool:
