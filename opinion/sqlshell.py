@@ -13,6 +13,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
+import threading
 from collections.abc import Callable
 
 from opinion.config import Settings
@@ -24,16 +26,37 @@ READ_ONLY_CONFIG = {"enable_external_access": False, "lock_configuration": True}
 #: Cells starting with one of these are formulas to Excel/LibreOffice/Sheets (CSV injection).
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
+#: An analyst's query may not run longer or use more memory than this (`OPINION_SQL_TIMEOUT`
+#: in seconds, `OPINION_SQL_MEMORY` as DuckDB writes sizes): a recursive CTE or `range(1e13)`
+#: would otherwise run on and take 80 % of the machine's RAM.
+DEFAULT_TIMEOUT_S = 30.0
+DEFAULT_MEMORY = "2GB"
 
-def connect_published(settings: Settings):
+
+def sql_limits() -> tuple[float, str]:
+    """(statement timeout in seconds, memory limit) from the environment, else the defaults."""
+    raw = os.environ.get("OPINION_SQL_TIMEOUT", "")
+    try:
+        timeout = float(raw) if raw.strip() else DEFAULT_TIMEOUT_S
+    except ValueError:
+        raise ValueError(f"OPINION_SQL_TIMEOUT must be a number of seconds, got {raw!r}") from None
+    if not timeout > 0:
+        raise ValueError(f"OPINION_SQL_TIMEOUT must be positive, got {raw!r}")
+    return timeout, os.environ.get("OPINION_SQL_MEMORY", "").strip() or DEFAULT_MEMORY
+
+
+def connect_published(settings: Settings, memory_limit: str | None = None):
     import duckdb
 
     if not settings.warehouse.exists():
         raise FileNotFoundError(
             f"no published warehouse at {settings.warehouse} (run `opinion demo` or `opinion load`)"
         )
+    config = dict(READ_ONLY_CONFIG)
+    if memory_limit:
+        config["memory_limit"] = memory_limit
     try:
-        return duckdb.connect(str(settings.warehouse), read_only=True, config=READ_ONLY_CONFIG)
+        return duckdb.connect(str(settings.warehouse), read_only=True, config=config)
     except duckdb.Error as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise RuntimeError(f"cannot open {settings.warehouse}: {first}") from None
@@ -97,7 +120,7 @@ def statements(con, query: str) -> list:
     except duckdb.Error as exc:
         raise ValueError(str(exc).strip().splitlines()[0]) from None
     if not found:
-        raise ValueError("no SQL statement in the query (only comments?)")
+        raise ValueError("no SQL statement in the query (only comments or ';'?)")
     return found
 
 
@@ -114,6 +137,36 @@ def write_parquet(con, statement, out: str) -> int | None:
     return table.num_rows
 
 
+def execute(con, query: str, timeout: float) -> tuple[list[str], list[tuple]] | None:
+    """(columns, rows) of `query`, None when it has no result (`;;;`, a lone comment); any
+    failure is a one-line ValueError. The query is interrupted after `timeout` seconds."""
+    import duckdb
+
+    timer = threading.Timer(timeout, con.interrupt)
+    timer.daemon = True
+    timer.start()
+    try:
+        cur = con.execute(query)
+        if cur is None or cur.description is None:
+            return None
+        return [d[0] for d in cur.description], cur.fetchall()
+    except duckdb.InterruptException:
+        raise ValueError(
+            f"query stopped after {timeout:g} s (OPINION_SQL_TIMEOUT sets the limit)"
+        ) from None
+    except duckdb.OutOfMemoryException as exc:
+        first = str(exc).strip().splitlines()[0]
+        raise ValueError(f"{first} (OPINION_SQL_MEMORY sets the limit)") from None
+    except duckdb.Error as exc:
+        raise ValueError(str(exc).strip().splitlines()[0]) from None
+    except (OverflowError, ValueError) as exc:  # a value Python cannot hold (INTERVAL 2e9 MONTH)
+        raise ValueError(
+            f"a result value cannot be shown ({exc}); CAST it to VARCHAR to see it"
+        ) from None
+    finally:
+        timer.cancel()
+
+
 def run_query(
     settings: Settings,
     query: str,
@@ -121,20 +174,20 @@ def run_query(
     echo: Callable[[str], None] = print,
     out: str | None = None,
 ) -> None:
-    """Run every statement of `query` and print each result (a blank line between them);
-    `fmt="parquet"` writes the last result to `out` instead."""
-    import duckdb
-
+    """Run every statement of `query` (each under the time limit) and print each result (a
+    blank line between them); `fmt="parquet"` writes the last result to `out` instead."""
     if fmt == "parquet" and not out:
         raise ValueError("--format parquet needs --out FILE")
     if out and fmt != "parquet":
         raise ValueError("--out is for --format parquet (the other formats print)")
     if not query.strip():
         raise ValueError("empty query (give a SQL statement, or no QUERY for the shell)")
-    with connect_published(settings) as con:
+    timeout, memory = sql_limits()
+    with connect_published(settings, memory) as con:
         parts = statements(con, query)
         printed = 0
         for i, statement in enumerate(parts):
+            where = f"statement {i + 1}: " if len(parts) > 1 else ""
             try:
                 if fmt == "parquet" and i == len(parts) - 1:
                     n = write_parquet(con, statement, out)
@@ -142,31 +195,27 @@ def run_query(
                         raise ValueError("the last statement returns no result to write")
                     echo(f"wrote {n} row{'s' if n != 1 else ''} to {out}")
                     continue
-                cur = con.execute(statement)
-                if cur.description is None or fmt == "parquet":
-                    continue
-                columns = [d[0] for d in cur.description]
-                rows = cur.fetchall()
-            except duckdb.Error as exc:
-                where = f"statement {i + 1}: " if len(parts) > 1 else ""
-                raise ValueError(where + str(exc).strip().splitlines()[0]) from None
+                result = execute(con, statement, timeout)
+            except ValueError as exc:
+                raise ValueError(where + str(exc)) from None
+            if result is None or fmt == "parquet":
+                continue
             if printed:
                 echo("")
-            echo(format_rows(columns, rows, fmt))
+            echo(format_rows(*result, fmt))
             printed += 1
 
 
 def shell(settings: Settings) -> None:
     """A minimal REPL: SQL ending in ';', `.tables`, `.schema NAME`, `.quit`."""
-    import duckdb
-
     try:
         import readline  # noqa: F401  (line editing and history where available)
     except ImportError:  # pragma: no cover
         pass
     print(f"opinion sql — {settings.warehouse} (read-only). End statements with ';'. .quit exits.")
     buffer: list[str] = []
-    with connect_published(settings) as con:
+    timeout, memory = sql_limits()
+    with connect_published(settings, memory) as con:
         while True:
             try:
                 line = input("opinion> " if not buffer else "   ...> ")
@@ -195,8 +244,8 @@ def shell(settings: Settings) -> None:
             query, buffer = "\n".join(buffer), []
             try:
                 for statement in statements(con, query):
-                    cur = con.execute(statement)
-                    if cur.description:
-                        print(format_rows([d[0] for d in cur.description], cur.fetchall()))
-            except (duckdb.Error, ValueError) as exc:
-                print("error:", str(exc).splitlines()[0])
+                    result = execute(con, statement, timeout)
+                    if result is not None:
+                        print(format_rows(*result))
+            except ValueError as exc:
+                print("error:", exc)

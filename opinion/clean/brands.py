@@ -52,8 +52,17 @@ def _alternation(phrases: Iterable[str]) -> str:
 class BrandList:
     """The brands of one domain, with compiled matchers for `link`."""
 
-    def __init__(self, brands: Iterable[Brand], domain: str | None = None, version: Any = None):
+    def __init__(
+        self,
+        brands: Iterable[Brand],
+        domain: str | None = None,
+        version: Any = None,
+        organisations: Iterable[str] = (),
+    ):
         self.brands: tuple[Brand, ...] = tuple(brands)
+        #: handles and names of organisations that are not tracked brands (airports, other
+        #: airlines, agencies, media): never redacted as personal data
+        self.organisations: tuple[str, ...] = tuple(organisations)
         self.domain = domain
         self.version = version
         self._by_name = {b.name: b for b in self.brands}
@@ -136,7 +145,8 @@ class BrandList:
                 raise ValueError(f"{path}: brand '{name}' lists unknown competitor {missing[0]!r}")
             brands.append(Brand(name, handles, aliases, competitors))
         try:
-            return cls(brands, domain=doc.get("domain"), version=doc.get("version"))
+            orgs = _strings(doc.get("organisations"), str(path), "organisations")
+            return cls(brands, doc.get("domain"), doc.get("version"), orgs)
         except ValueError as exc:
             raise ValueError(f"{path}: {exc}") from None
 

@@ -29,7 +29,21 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-__all__ = ["Redactor", "clean_url", "hash_author", "redact", "reject_digest", "scrub_record"]
+from opinion.clean.names import looks_like_name as _looks_like_name
+from opinion.clean.names import org_handle
+from opinion.clean.pii_patterns import PLACEHOLDERS as _RULE_PLACEHOLDERS
+from opinion.clean.pii_patterns import RULES
+from opinion.clean.urls import clean_url
+
+__all__ = [
+    "Redactor",
+    "clean_url",
+    "hash_author",
+    "redact",
+    "reject_digest",
+    "safe_reason",
+    "scrub_record",
+]
 
 #: Replacement per Presidio entity type.
 PLACEHOLDERS = {
@@ -42,17 +56,22 @@ PLACEHOLDERS = {
     "UK_NINO": "[id]",
     "STREET_ADDRESS": "[address]",
     "PERSON": "[person]",
+    "NAME": "[person]",
+    **_RULE_PLACEHOLDERS,
 }
 PHONE_REGIONS = ("US", "GB", "FR", "DE", "ES", "IT", "IE", "NL", "CA", "AU", "MX")
 SCORE_THRESHOLD = 0.35  # drops Presidio's "very weak" SSN/phone guesses, keeps validated hits
 
-_URL_TRAILING = ".,;:!?)]}'\"…"
 _URL_CHARS = r"[^\s<>\"'`]"
-# with a scheme (any case), or www., or scheme-less host.tld/... with a query, or user:pw@host
+# with a scheme (any case), or www., or scheme-less host.tld/... with a query, or a profile
+# host's path (facebook.com/NAME), or user:pw@host
 _URL = (
     rf"(?i:\b[a-z][a-z0-9+.\-]{{1,15}}://{_URL_CHARS}+"
     rf"|\bwww\d{{0,3}}\.{_URL_CHARS}+"
     rf"|\b[a-z0-9\-]+(?:\.[a-z0-9\-]+)*\.[a-z]{{2,24}}/{_URL_CHARS}*[?#]{_URL_CHARS}+"
+    rf"|\b(?:[a-z0-9\-]+\.)*(?:twitter|x|facebook|fb|instagram|linkedin|tiktok|github|medium"
+    rf"|reddit|youtube|threads|vk|t|mastodon\w*|bsky)\.(?:com|net|me|social|app|be|org)"
+    rf"/{_URL_CHARS}+"
     rf"|\b[\w.%+\-]+:[^\s@/]+@[a-z0-9\-]+(?:\.[a-z0-9\-]+)+{_URL_CHARS}*)"
 )
 _ADDRESS = (
@@ -69,10 +88,14 @@ _HANDLE_RE = re.compile(r"(?<![\w@])@(?P<handle>\w{1,50})")
 # matcher costs ~1 ms per string and region, so ids and timestamps must not reach it).
 _DIGIT_RUN = re.compile(r"(?:\d[\s().\-/]{0,3}){7,}")
 _ID_OR_TIME = re.compile(
-    r"^(?:\d{16,}|\d{4}-\d{2}-\d{2}(?:[ T]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?"
+    r"^(?:\d{20,}|\d{4}-\d{2}-\d{2}(?:[ T]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?"
     r"\s*(?:Z|[+\-]\d{2}:?\d{2})?)?)$"
 )
 _DIGITS_ENTITIES = ["CREDIT_CARD", "IBAN_CODE", "IP_ADDRESS", "US_SSN", "UK_NINO"]
+_DIGITS_ENTITIES += sorted({r.entity for r in RULES} - {"EMAIL_ADDRESS", "PHONE_NUMBER"})
+_SPELLED_AT = re.compile(r"(?i)(?:\bat\b|[(\[{<]\s*at\s*[)\]}>])")
+# a booking reference needs no digit after a context word ("PNR QWERTY")
+_BOOKING_WORD = re.compile(r"(?i)booking|confirmation|conf|reservation|locator|pnr|\bres\b")
 
 
 def _entities_for(text: str, has_doc: bool) -> list[str]:
@@ -80,7 +103,7 @@ def _entities_for(text: str, has_doc: bool) -> list[str]:
     if _ID_OR_TIME.match(text.strip()):
         return []
     want = ["PERSON"] if has_doc else []
-    if "@" in text:
+    if "@" in text or _SPELLED_AT.search(text):
         want.append("EMAIL_ADDRESS")
     if "." in text or ":" in text or "/" in text:
         want.append("URL")
@@ -88,6 +111,8 @@ def _entities_for(text: str, has_doc: bool) -> list[str]:
         want += _DIGITS_ENTITIES + ["STREET_ADDRESS"]
         if _DIGIT_RUN.search(text):
             want.append("PHONE_NUMBER")
+    elif _BOOKING_WORD.search(text):
+        want.append("BOOKING_REF")
     return want
 
 
@@ -111,20 +136,6 @@ def hash_author(name: str | None, salt: str) -> str | None:
     return digest.hexdigest()[:16]
 
 
-def clean_url(url: str) -> str:
-    """scheme://host/path of a URL: user:password@, query and fragment dropped; trailing
-    punctuation (the sentence's, not the URL's) kept."""
-    stripped = url.rstrip(_URL_TRAILING)
-    tail = url[len(stripped) :]
-    base = re.split(r"[?#]", stripped, maxsplit=1)[0]
-    scheme, sep, rest = base.partition("://")
-    if not sep:
-        scheme, rest = "", base
-    host, slash, path = rest.partition("/")
-    host = host.rpartition("@")[2]
-    return f"{scheme}{sep}{host}{slash}{path}" + tail
-
-
 def reject_digest(record: str | None) -> str:
     """What a rejects row keeps of the refused record: a SHA-256 (to find the input row again)
     and its size or JSON field names, never its values (they may hold anyone's data)."""
@@ -137,9 +148,35 @@ def reject_digest(record: str | None) -> str:
     except (ValueError, RecursionError):
         obj = None
     if isinstance(obj, dict):
-        names = ",".join(str(k)[:40] for k in list(obj)[:30])
+        names = ",".join(_field_name(k) for k in list(obj)[:30])
         return f"sha256:{digest} fields={names}"
     return f"sha256:{digest} chars={len(data)}"
+
+
+_PLAIN_FIELD = re.compile(r"^[A-Za-z_][A-Za-z0-9_ .\-]{0,39}$")
+
+
+def _field_name(key: object) -> str:
+    """A field name as a reject may show it: a plain identifier with few digits, else `?`
+    (an e-mail or a phone number used as a JSON key is data, not a name)."""
+    text = str(key)
+    plain = _PLAIN_FIELD.match(text) and sum(c.isdigit() for c in text) < 4
+    return text if plain else "?"
+
+
+_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"|“[^”]*”|«[^»]*»|‘[^’]*’")
+
+
+def safe_reason(reason: str) -> str:
+    """A reject reason that never echoes the refused value: normalised (NFKC, zero-width
+    gone), quoted values and `got …` tails cut, at most 160 characters. The caller still
+    redacts it."""
+    from opinion.clean.normalize import normalize_text
+
+    text = normalize_text(reason).replace("\n", " ")
+    text = _QUOTED.sub("…", text)
+    text = re.sub(r"(?i)\b(got|value|was)\s+\S.*$", r"\1 …", text)
+    return text[:160]
 
 
 CHUNK_CHARS = 2_000  # Presidio's duplicate removal is quadratic in hits: keep inputs short
@@ -166,7 +203,14 @@ def _pieces(text: str) -> list[str]:
 def _engine():
     """(AnalyzerEngine, AnonymizerEngine, nlp) on the process's one spaCy pipeline."""
     import tldextract
-    from presidio_analyzer import AnalyzerEngine, Pattern, PatternRecognizer, RecognizerRegistry
+    from presidio_analyzer import (
+        AnalyzerEngine,
+        EntityRecognizer,
+        Pattern,
+        PatternRecognizer,
+        RecognizerRegistry,
+        RecognizerResult,
+    )
     from presidio_analyzer.context_aware_enhancers import ContextAwareEnhancer
     from presidio_analyzer.nlp_engine import SpacyNlpEngine
     from presidio_analyzer.predefined_recognizers import (
@@ -204,6 +248,25 @@ def _engine():
         ):
             return raw_results
 
+    class Rules(EntityRecognizer):
+        """opinion.clean.pii_patterns' validated patterns (bookings, tickets, passports,
+        national ids, wallets, spelled e-mails, card/IBAN/SSN variants, EU addresses)."""
+
+        def __init__(self) -> None:
+            super().__init__(sorted({r.entity for r in RULES}), name="OpinionRules")
+
+        def load(self) -> None:
+            pass
+
+        def analyze(self, text, entities, nlp_artifacts=None):
+            from opinion.clean.pii_patterns import find
+
+            return [
+                RecognizerResult(entity, start, end, score)
+                for entity, start, end, score in find(text, set(entities))
+            ]
+
+    case_sensitive = re.DOTALL | re.MULTILINE  # Presidio's default adds IGNORECASE
     nlp = load_spacy()
     nlp_engine = SpacyNlpEngine(models=[{"lang_code": "en", "model_name": model_name()}])
     nlp_engine.nlp = {"en": nlp}  # the shared, already-loaded pipeline
@@ -219,11 +282,18 @@ def _engine():
         SpacyRecognizer(supported_entities=["PERSON"]),
         PatternRecognizer("URL", name="UrlWithSecrets", patterns=[Pattern("url", _URL, 0.95)]),
         PatternRecognizer(
-            "STREET_ADDRESS", name="StreetAddress", patterns=[Pattern("street", _ADDRESS, 0.6)]
+            "STREET_ADDRESS",
+            name="StreetAddress",
+            patterns=[Pattern("street", _ADDRESS, 0.6)],
+            global_regex_flags=case_sensitive,
         ),
         PatternRecognizer(
-            "PHONE_NUMBER", name="NanpFormatted", patterns=[Pattern("nanp", _PHONE_NANP, 0.5)]
+            "PHONE_NUMBER",
+            name="NanpFormatted",
+            patterns=[Pattern("nanp", _PHONE_NANP, 0.5)],
+            global_regex_flags=case_sensitive,
         ),
+        Rules(),
     ):
         registry.add_recognizer(recognizer)
     analyzer = AnalyzerEngine(
@@ -245,6 +315,7 @@ class Redactor:
     def __init__(self, keep_handles: Iterable[str] = (), keep_words: Iterable[str] = ()):
         self.keep = {h.strip().lstrip("@").lower() for h in keep_handles}
         self.keep_words = self.keep | {w.lower() for p in keep_words for w in str(p).split()}
+        self.keep_words_frozen = frozenset(self.keep_words)
 
     def redact_many(self, texts: Sequence[str], batch_size: int = 256) -> list[str]:
         """The redacted form of every text (same order); duplicates are analysed once."""
@@ -271,11 +342,17 @@ class Redactor:
         operators = {
             k: OperatorConfig("replace", {"new_value": v}) for k, v in PLACEHOLDERS.items()
         }
-        operators["URL"] = OperatorConfig("custom", {"lambda": clean_url})
+        keep = self.keep
+
+        def url_operator(url: str) -> str:
+            return clean_url(url, keep)
+
+        operators["URL"] = OperatorConfig("custom", {"lambda": url_operator})
         out = []
         for text, doc in zip(texts, docs, strict=True):
             entities = _entities_for(text, doc is not None)
-            if not entities:
+            names = self._names(text)
+            if not entities and not names:
                 out.append(self._handles(text))
                 continue
             doc = doc if doc is not None else nlp.make_doc(text)
@@ -293,8 +370,9 @@ class Redactor:
                 entities=entities,
                 nlp_artifacts=artifacts,
                 score_threshold=SCORE_THRESHOLD,
-            )
+            ) if entities else []  # fmt: skip
             found = [r for r in found if r.entity_type != "PERSON" or self._is_name(text, r)]
+            found += names
             if found:
                 text = anonymizer.anonymize(
                     text, found, operators, merge_entities_with_spaces=False
@@ -317,12 +395,30 @@ class Redactor:
             words.pop()
         if len(words) < 2 or any(w.group(0).lower() in self.keep_words for w in words):
             return False
+        if not _looks_like_name([w.group(0) for w in words]):
+            return False
         result.start, result.end = result.start + words[0].start(), result.start + words[-1].end()
         return True
 
+    def _names(self, text: str) -> list:
+        """NAME results of `opinion.clean.names` (lower case, diacritics, other scripts)."""
+        from presidio_analyzer import RecognizerResult
+
+        from opinion.clean.names import find_names
+
+        if _ID_OR_TIME.match(text.strip()):
+            return []
+        return [
+            RecognizerResult("NAME", start, end, 0.85)
+            for start, end in find_names(text, self.keep_words_frozen)
+            if start == 0 or text[start - 1] not in "@#_/."
+        ]
+
     def _handles(self, text: str) -> str:
         def replace(m: re.Match[str]) -> str:
-            return m.group(0) if m.group("handle").lower() in self.keep else "@user"
+            handle = m.group("handle")
+            keep = handle.lower() in self.keep or org_handle(handle)
+            return m.group(0) if keep else "@user"
 
         return _HANDLE_RE.sub(replace, text)
 
@@ -348,16 +444,46 @@ AUTHOR_KEYS = frozenset(
 )
 
 
+#: Keys whose numbers are counts, times or ids, not contact details (kept as numbers).
+NUMBER_KEY = re.compile(
+    r"(?i)(?:^|_)(?:id|ids|id_str|count|total|timestamp|ts|time|epoch|created|date|year|"
+    r"size|bytes|length|followers|friends|likes|retweets|favou?rites|views|score|rating|"
+    r"amount|price|stars|votes)(?:$|_)|_at$|count$|Id$"
+)
+_LONG_NUMBER = 1_000_000  # 7+ digits: a phone, card, SSN or account number may hide there
+
+
+def _number_text(value: Any) -> str | None:
+    """The text of a number worth redacting (7+ integer digits), else None."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    try:
+        whole = int(value)
+    except (OverflowError, ValueError):  # inf, nan
+        return None
+    if abs(whole) < _LONG_NUMBER:
+        return None
+    return str(whole) if whole == value else repr(value)
+
+
+def _id_value(key: object, value: Any) -> bool:
+    """A digit-string id (`"id_str": "5703…"`): kept, a tweet id is not a card number."""
+    return isinstance(value, str) and value.isdigit() and bool(NUMBER_KEY.search(str(key)))
+
+
 def payload_strings(value: Any, out: list[str]) -> list[str]:
     """Every string of a JSON-like value (depth-first) that scrubbing keeps as text, for
-    batch redaction (values under geolocation keys are dropped, author keys hashed)."""
+    batch redaction: keys too, long numbers as text (values under geolocation keys are
+    dropped, author keys hashed, digit ids kept)."""
     if isinstance(value, str):
         out.append(value)
     elif isinstance(value, Mapping):
         for key, item in value.items():
             if GEO_KEY.search(str(key)) or str(key).lower() in AUTHOR_KEYS:
                 continue
-            payload_strings(item, out)
+            out.append(str(key))
+            if not _id_value(key, item):
+                payload_strings(item, out)
     elif isinstance(value, (list, tuple)):
         for item in value:
             payload_strings(item, out)
@@ -374,15 +500,27 @@ def _scrub(value: Any, authors: frozenset[str], salt: str, clean: Mapping[str, s
         for key, item in value.items():
             if GEO_KEY.search(str(key)):
                 continue
+            name = _scrub(str(key), authors, salt, clean, strip)
+            while name in out:  # two keys redacted alike: both kept
+                name += "_"
             if (key in authors or str(key).lower() in AUTHOR_KEYS) and not isinstance(
                 item, (Mapping, list, tuple)
             ):
-                out[key] = hash_author(None if item is None else str(item), salt)
+                out[name] = hash_author(None if item is None else str(item), salt)
+            elif _id_value(key, item):
+                out[name] = item
+            elif _number_text(item) is not None and not NUMBER_KEY.search(str(key)):
+                out[name] = "[number]"
             else:
-                out[key] = _scrub(item, authors, salt, clean, strip)
+                out[name] = _scrub(item, authors, salt, clean, strip)
         return out
-    if isinstance(value, (list, tuple)):
-        return [_scrub(item, authors, salt, clean, strip) for item in value]
+    if isinstance(value, (list, tuple)):  # a long number in a list: "[number]"
+        return [
+            "[number]"
+            if _number_text(item) is not None
+            else _scrub(item, authors, salt, clean, strip)
+            for item in value
+        ]
     return value
 
 

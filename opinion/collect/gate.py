@@ -8,6 +8,7 @@ checked against a sane range. See docs/hardening.md.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
@@ -51,6 +52,19 @@ def privacy_redactor(keep_handles: Iterable[str], keep_words: Iterable[str] = ()
     return Redactor(keep_handles, keep_words)
 
 
+def taxonomy_words(settings) -> list[str]:
+    """The taxonomy's terms (seeds, related terms, category names): the objects of opinions,
+    never redacted as names. Empty when no taxonomy pack is installed."""
+    try:
+        from opinion.nlp.taxonomy import taxonomy_for
+
+        tax = taxonomy_for(settings)
+    except (OSError, ValueError, LookupError):
+        return []
+    terms = [t for c in tax.categories.values() for t in (c.name, *c.seeds, *c.related)]
+    return [t.replace("_", " ") for t in terms]
+
+
 def to_posts(
     recs: list[RawRecord], salt: str, redactor, collected_at: datetime
 ) -> list[dict | str]:
@@ -64,25 +78,30 @@ def to_posts(
 
     texts = [cap_text(normalize_text(r.text)) for r in recs]
     titles = [cap_text(normalize_text(r.title or ""), 1_000) for r in recs]
+    ids_brands = [normalize_text(v or "") for r in recs for v in (r.native_id, r.brand)]
     raw_strings = [s for r in recs for s in payload_strings(r.payload, [])]
     raw_normal = [cap_text(normalize_text(s)) for s in raw_strings]
-    redacted = redactor.redact_many(texts + titles + raw_normal)
+    redacted = redactor.redact_many(texts + titles + ids_brands + raw_normal)
     n = len(texts)
-    clean = dict(zip(raw_strings, redacted[2 * n :], strict=True))
+    clean = dict(zip(raw_strings, redacted[4 * n :], strict=True))
     keep = redactor.keep
     out: list[dict | str] = []
-    for rec, text, title in zip(recs, redacted[:n], redacted[n : 2 * n], strict=True):
+    fields = zip(recs, redacted[:n], redacted[n : 2 * n], strict=True)
+    for i, (rec, text, title) in enumerate(fields):
+        native_id, brand = redacted[2 * n + 2 * i], redacted[2 * n + 2 * i + 1]
         try:
             check_created_at(rec.created_at, collected_at)
             payload = scrub_payload(rec.payload, rec.author, salt, keep, clean=clean)
+            if native_id != ids_brands[2 * i]:  # an id that carries personal data
+                native_id = "h" + hashlib.sha256(rec.native_id.encode()).hexdigest()[:24]
             post = Post(
                 source=rec.source,
-                native_id=rec.native_id,
+                native_id=native_id,
                 text=strip_author(text, rec.author, keep),
                 created_at=rec.created_at,
-                url=clean_post_url(rec.url, rec.author),
+                url=clean_post_url(rec.url, rec.author, keep, rec.native_id, native_id),
                 author_hash=hash_author(rec.author, salt),
-                brand=rec.brand,
+                brand=brand or None if rec.brand is not None else None,
                 rating_value=rec.rating,
                 rating_scale=rec.rating_scale,
                 title=None if rec.title is None else title,
@@ -90,7 +109,7 @@ def to_posts(
                 raw=json.dumps(payload, ensure_ascii=False, default=str, sort_keys=True),
             )
         except (ValueError, TypeError, OverflowError) as exc:
-            out.append(f"invalid post: {str(exc).splitlines()[0] if str(exc) else exc!r}")
+            out.append(f"invalid post: {str(exc).splitlines()[0] if str(exc) else type(exc)}")
             continue
         row = post.to_row()
         row["collected_at"] = collected_at
@@ -106,37 +125,31 @@ def to_post(rec: RawRecord, salt: str, keep_handles: Iterable[str], collected_at
     return row
 
 
-def clean_post_url(url: str | None, author: str | None) -> str | None:
-    """`posts.url` without query, fragment or credentials; when the path names the author
-    (twitter.com/NAME/status/ID, reddit /user/NAME, mastodon /@NAME/ID, bsky /profile/NAME)
-    the author's segment is replaced by `i` (twitter's own anonymous form) / `_`."""
+def clean_post_url(
+    url: str | None,
+    author: str | None,
+    keep: Iterable[str] = (),
+    native_id: str | None = None,
+    new_id: str | None = None,
+) -> str | None:
+    """`posts.url` without query, fragment or credentials, and without any path segment that
+    names a person, for every source (`opinion.clean.urls`: twitter `/NAME/status/ID` →
+    `/i/status/ID`, facebook/linkedin/instagram profiles, reddit `/user/NAME`, `/@NAME`, an
+    e-mail or a long token in the path → `_`). An id replaced by its hash is replaced there
+    too."""
     if not url:
         return url
     from urllib.parse import urlsplit, urlunsplit
 
-    from opinion.clean.privacy import clean_url
+    from opinion.clean.normalize import normalize_text
+    from opinion.clean.urls import clean_url
 
+    text = normalize_text(str(url))
+    if native_id and new_id and native_id != new_id:
+        text = text.replace(native_id, new_id)
     try:
-        parts = urlsplit(clean_url(str(url).strip()))
+        parts = urlsplit(clean_url(text, {k.lower() for k in keep}, author))
+        host = (parts.hostname or "").lower()
     except ValueError:
         return None
-    host = (parts.hostname or "").lower()
-    segments = parts.path.split("/")
-    name = (author or "").strip().lstrip("@").lower()
-    for i, seg in enumerate(segments):
-        low = seg.lstrip("@").lower()
-        prev = segments[i - 1].lower() if i else ""
-        twitter_user = (
-            host.endswith(("twitter.com", "x.com"))
-            and i == 1
-            and len(segments) > 2
-            and segments[2] == "status"
-        )
-        if (
-            twitter_user
-            or (name and low == name)
-            or seg.startswith("@")
-            or prev in ("user", "u", "profile")
-        ):
-            segments[i] = "i" if seg and host.endswith(("twitter.com", "x.com")) else "_"
-    return urlunsplit((parts.scheme, host, "/".join(segments), "", ""))
+    return urlunsplit((parts.scheme, host, parts.path, "", ""))

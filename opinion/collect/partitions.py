@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 import pyarrow as pa
 
 from opinion import lake
-from opinion.collect.gate import PRIVACY_BATCH, privacy_redactor, to_posts
+from opinion.collect.gate import PRIVACY_BATCH, privacy_redactor, taxonomy_words, to_posts
 from opinion.config import Settings
 from opinion.progress import progress
 from opinion.records import RawRecord, Reject
@@ -101,13 +101,16 @@ def collect_records(
     leaves the other day's partition. Writers of one source take its lock (`Lake.source_lock`), so
     concurrent collects of one source cannot lose each other's posts."""
     from opinion.clean.brands import load_brands
-    from opinion.clean.privacy import reject_digest
+    from opinion.clean.privacy import reject_digest, safe_reason
 
     brands = load_brands(settings)
     salt = settings.author_salt()
     now = datetime.now(UTC)
     report = CollectReport(source)
-    redactor = privacy_redactor(brands.handles, [w for b in brands for w in (b.name, *b.aliases)])
+    redactor = privacy_redactor(
+        [*brands.handles, *brands.organisations],
+        [w for b in brands for w in (b.name, *b.aliases)] + taxonomy_words(settings),
+    )
     fresh: dict[str, dict] = {}
     rejects: list[dict] = []
     batch: list[RawRecord] = []
@@ -138,7 +141,7 @@ def collect_records(
         reason = reject["reason"].split(":")[0]
         report.reasons[reason] = report.reasons.get(reason, 0) + 1
     report.rejected = len(rejects)
-    reasons = redactor.redact_many([r["reason"] for r in rejects])
+    reasons = redactor.redact_many([safe_reason(r["reason"]) for r in rejects])
     rejects = [
         {"record": reject_digest(r["record"]), "reason": reason}
         for r, reason in zip(rejects, reasons, strict=True)

@@ -332,9 +332,10 @@ def parse(params, catalog: Catalog, default_brand: str | None = None) -> Filters
         page = 1
     if since and not (start or end):
         start, end = since.astimezone(UTC).date(), until.astimezone(UTC).date()
-    if start and end and outside(catalog, start, end):
+    lo, hi = start or catalog.first_day, end or catalog.last_day
+    if (start or end) and lo and hi and outside(catalog, lo, hi):
         problems.append(
-            f"No data between {start} and {end}: the warehouse holds "
+            f"No data between {lo} and {hi}: the warehouse holds "
             f"{catalog.first_day} to {catalog.last_day}."
         )
     start, end = resolve_period(catalog, start, end, days if not (start or end) else None)

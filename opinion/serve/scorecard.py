@@ -163,10 +163,13 @@ _SCORE_BY_CATEGORY = _SCORE_SQL.format(key="category", group="category")
 
 def previous_period(f: Filters) -> tuple[date, date] | None:
     """The period of the same length just before the chosen one ("vs previous period")."""
-    if f.start is None or f.end is None:
+    if f.start is None or f.end is None or f.end < f.start:
         return None
     length = (f.end - f.start).days + 1
-    return f.start - timedelta(days=length), f.start - timedelta(days=1)
+    try:  # a period starting near year 1 has no period before it
+        return f.start - timedelta(days=length), f.start - timedelta(days=1)
+    except OverflowError:
+        return None
 
 
 def _scores(cur, sql: str, f: Filters, minimum: int, touchpoint=None, category=None, compare=True):

@@ -136,8 +136,12 @@ def to_record(row: dict, cfg: FileSourceConfig) -> RawRecord | Reject:
         return Reject(cfg.source, _dump(row), f"text is {type(text).__name__}, not a string")
     try:
         created = parse_timestamp(get("created_at"))
-    except ValueError as exc:
-        return Reject(cfg.source, _dump(row), f"bad created_at: {exc}")
+    except ValueError:  # the value itself is never echoed: it may be anyone's data
+        return Reject(
+            cfg.source,
+            _dump(row),
+            f"bad created_at: invalid date in field {cfg.column('created_at')}",
+        )
     scale = RatingScale.parse(cfg.rating_scale or DEFAULT_RATING_SCALE)
     try:
         rating = parse_rating(get("rating"))
@@ -215,14 +219,68 @@ def read_bytes(path: Path) -> bytes:
     return data
 
 
+_BOMS = (
+    (b"\xef\xbb\xbf", "utf-8"),
+    (b"\xff\xfe\x00\x00", "utf-32-le"),
+    (b"\x00\x00\xfe\xff", "utf-32-be"),
+    (b"\xff\xfe", "utf-16-le"),
+    (b"\xfe\xff", "utf-16-be"),
+)
+#: CSV fields up to this size are read (the gate then caps texts like JSON Lines'); the csv
+#: module's default, 131,072, made one long review or header a traceback.
+MAX_FIELD_CHARS = 64 * 1024 * 1024
+
+
+def decode_text(data: bytes, name: str) -> str:
+    """The file's text: a BOM decides (UTF-8/16/32), else UTF-8, else UTF-16 without a BOM
+    (NUL bytes every other byte), else the encoding charset-normalizer detects (latin-1,
+    cp1252, Shift-JIS, ...). Never U+FFFD in place of characters: undecodable bytes are a
+    one-line ValueError naming the file."""
+    for bom, encoding in _BOMS:
+        if data.startswith(bom):
+            try:
+                return data[len(bom) :].decode(encoding)
+            except UnicodeDecodeError:
+                raise ValueError(
+                    f"{name}: not valid {encoding} after its byte-order mark"
+                ) from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    head = data[:4096]
+    if head and head.count(0) > len(head) // 4:
+        even, odd = head[0::2].count(0), head[1::2].count(0)
+        for encoding in ("utf-16-le", "utf-16-be") if odd > even else ("utf-16-be", "utf-16-le"):
+            try:
+                return data.decode(encoding)
+            except UnicodeDecodeError:
+                continue
+    from charset_normalizer import from_bytes
+
+    matches = from_bytes(data)
+    found = [m.encoding for m in matches if m.encoding]
+    if not found:
+        raise ValueError(f"{name}: not UTF-8 and no text encoding could be detected")
+    # short Western text fits several code pages equally; cp1252 (a superset of latin-1's
+    # printable range) is by far the likeliest in a European/American corpus
+    encoding = "cp1252" if "cp1252" in found else found[0]
+    try:
+        return data.decode(encoding)
+    except (UnicodeDecodeError, LookupError):
+        raise ValueError(f"{name}: not UTF-8, and not valid {encoding} either") from None
+
+
 def _csv_rows(path: Path) -> Iterator[dict | Reject]:
-    # utf-8-sig: the BOM Excel writes would otherwise glue itself to the first column name
-    raw = read_bytes(path).decode("utf-8-sig", errors="replace").replace("\x00", "")
+    raw = decode_text(read_bytes(path), path.name).replace("\x00", "")
+    csv.field_size_limit(MAX_FIELD_CHARS)
     reader = csv.reader(io.StringIO(raw, newline=""))
     try:
         header = next(reader)
     except StopIteration:
         return
+    except csv.Error as exc:
+        raise ValueError(f"{path.name}: unreadable CSV header ({exc})") from None
     while True:
         first_line = reader.line_num + 1
         try:
@@ -272,10 +330,35 @@ def _swallowed_rows(values: list[str], n_fields: int) -> int:
     return count
 
 
+MAX_DEPTH = 64  # deeper payloads are hostile: every later stage walks them recursively
+MAX_INT = 10**30  # larger integers are no post's data (and past 4,300 digits Python refuses)
+
+
+def _unusable(obj: object) -> str | None:
+    """Why a parsed JSON record cannot be kept (nesting, huge integer, lone surrogate)."""
+    stack = [(obj, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            return f"JSON nested deeper than {MAX_DEPTH}"
+        if isinstance(value, dict):
+            stack += [(k, depth) for k in value] + [(v, depth + 1) for v in value.values()]
+        elif isinstance(value, list):
+            stack += [(v, depth + 1) for v in value]
+        elif isinstance(value, int) and abs(value) >= MAX_INT:
+            return "integer too large"
+        elif isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                return "invalid unicode (lone surrogate)"
+    return None
+
+
 def _jsonl_rows(path: Path) -> Iterator[dict | Reject]:
-    data = read_bytes(path)
-    for n, line in enumerate(io.BytesIO(data), 1):
-        text = line.decode("utf-8", errors="replace").lstrip("\ufeff").strip()
+    data = decode_text(read_bytes(path), path.name)
+    for n, line in enumerate(data.splitlines(), 1):
+        text = line.lstrip("\ufeff").strip()
         if not text:
             continue
         try:
@@ -286,8 +369,17 @@ def _jsonl_rows(path: Path) -> Iterator[dict | Reject]:
         except RecursionError:
             yield Reject("", text[:10_000], f"line {n}: JSON nested too deep")
             continue
+        except ValueError:  # an integer past Python's 4,300-digit limit
+            yield Reject("", text[:10_000], f"line {n}: integer too large")
+            continue
         if not isinstance(obj, dict):
             yield Reject("", text[:10_000], f"line {n}: JSON {type(obj).__name__}, not object")
+            continue
+        problem = _unusable(obj)
+        if problem:
+            yield Reject(
+                "", text[:10_000].encode("utf-8", "replace").decode(), f"line {n}: {problem}"
+            )
             continue
         yield obj
 

@@ -58,3 +58,11 @@ def tiny_warehouse(tmp_path):
     secret.parent.mkdir()
     secret.write_text("SALT-DO-NOT-LEAK")
     return wh
+
+
+@pytest.fixture(scope="session")
+def ui_warehouse(tmp_path_factory) -> Path:
+    """The dashboard tests' small UI-fixture warehouse (tests/serve/ui_fixture.py)."""
+    from tests.serve.ui_fixture import build_ui_warehouse
+
+    return build_ui_warehouse(tmp_path_factory.mktemp("ui") / "opinion.duckdb")
