@@ -27,11 +27,11 @@ but MinHash over three words would join unrelated short replies. For those short
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
 import re
 import zlib
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
 
@@ -328,7 +328,10 @@ def verified_duplicate(a: DupProbe, b: DupProbe) -> bool:
         return a.handles == b.handles if (a.short or b.short) else True
     if a.short or b.short:
         return False
-    if a.sig is not None and b.sig is not None:
-        if np.count_nonzero(a.sig == b.sig) < _MIN_EQUAL_PERMS:
-            return False
+    if (
+        a.sig is not None
+        and b.sig is not None
+        and np.count_nonzero(a.sig == b.sig) < _MIN_EQUAL_PERMS
+    ):
+        return False
     return jaccard(a.shingles(), b.shingles()) >= JACCARD_THRESHOLD

@@ -151,8 +151,7 @@ def _verify_chunk(con: duckdb.DuckDBPyConnection, where: str) -> list[tuple[str,
     from opinion.clean.dedupe import dup_probe, exact_copy, verified_duplicate
 
     pairs = con.execute(
-        f"SELECT a_rid, a, b_rid, b FROM _cand WHERE {where} "
-        "ORDER BY a, b_at NULLS LAST, b"
+        f"SELECT a_rid, a, b_rid, b FROM _cand WHERE {where} ORDER BY a, b_at NULLS LAST, b"
     ).fetchall()
     if not pairs:
         return []

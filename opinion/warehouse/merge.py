@@ -85,9 +85,7 @@ SELECT DISTINCT k FROM (
 # the lake has no dup_of: a re-inserted post whose dedup identity is unchanged carries the
 # dup_of its old row had (no key of it was queued, so the refresh will not revisit it); the
 # others start null and are recomputed from their queued keys
-_SAME = " AND ".join(
-    f"o.{c} IS NOT DISTINCT FROM _p.{c}" for c in _DEDUP_IDENTITY.split(", ")[1:]
-)
+_SAME = " AND ".join(f"o.{c} IS NOT DISTINCT FROM _p.{c}" for c in _DEDUP_IDENTITY.split(", ")[1:])
 _CARRY_DUP_OF_SQL = f"""
 CREATE OR REPLACE TEMP TABLE _p AS
 SELECT _p.*, o.dup_of FROM _p LEFT JOIN _old o ON o.post_id = _p.post_id AND {_SAME}
@@ -253,7 +251,10 @@ def _merge_batch(con: duckdb.DuckDBPyConnection, parts: list[_Part], started: fl
         # created_at); without ORDER BY the loader's parallel insert interleaves partitions
         con.execute(
             _insert_sql(
-                "posts", post_cols + ["lake_partition", "dup_of"], "_p", "lake_partition, created_at"
+                "posts",
+                post_cols + ["lake_partition", "dup_of"],
+                "_p",
+                "lake_partition, created_at",
             )
         )
         con.execute(_insert_sql("mentions", mention_cols, "_m", "lake_partition, post_id"))
