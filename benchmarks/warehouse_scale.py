@@ -64,7 +64,9 @@ import resource
 usage = resource.getrusage(resource.RUSAGE_SELF)
 out["rss_mb"] = round(usage.ru_maxrss / 1024, 1)
 out["cpu_s"] = round(usage.ru_utime + usage.ru_stime, 2)  # all threads; honest on a busy box
-print(json.dumps(out))
+from opinion.warehouse.dup_of import LAST_STATS
+out["dup_of_stats"] = dict(LAST_STATS)
+Path(sys.argv[4]).write_text(json.dumps(out))  # never parsed from stdout (progress output)
 """
 
 
@@ -180,9 +182,11 @@ def build_sparse(seed_parts, n: int, root: Path, grain: str, seed: int = 16) -> 
 def run_load(root: Path, mode: str, brands: Path) -> dict:
     """One load/publish in a fresh process: its JSON report, wall seconds and peak RSS."""
     env = dict(os.environ, PYTHONPATH=str(REPO), HF_HUB_OFFLINE="1")
+    result = root / f".load-{mode}.json"
+    result.unlink(missing_ok=True)
     t0 = time.monotonic()
     proc = subprocess.Popen(
-        [sys.executable, "-c", LOAD, str(root), mode, str(brands)],
+        [sys.executable, "-c", LOAD, str(root), mode, str(brands), str(result)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         env=env,
@@ -192,7 +196,7 @@ def run_load(root: Path, mode: str, brands: Path) -> dict:
     wall = time.monotonic() - t0
     if proc.returncode:
         raise SystemExit(f"{mode} load failed: {err.decode()[-2000:]}")
-    report = json.loads(out.decode().strip().splitlines()[-1])
+    report = json.loads(result.read_text())
     report["wall"] = wall  # includes the interpreter start and imports (~1-3 s)
     return report
 

@@ -295,9 +295,10 @@ def signature_of_bands(bands: Sequence[str] | None) -> np.ndarray | None:
     are not `_BANDS` well-formed "NN:hex" keys (then the pair rule hashes the text instead)."""
     if not bands or len(bands) != _BANDS:
         return None
+    width = 8 * _NUM_PERM // _BANDS  # hex digits per band: rows of 4 bytes
     try:
         ordered = sorted(bands, key=lambda k: int(k[:2]))
-        raw = bytes.fromhex("".join(k[3:] for k in ordered))
+        raw = bytes.fromhex("".join(k[3 : 3 + width] for k in ordered))
     except ValueError:
         return None
     if len(raw) != 4 * _NUM_PERM:

@@ -300,6 +300,18 @@ def create_app(settings: Settings | None = None) -> Starlette:
         headers = {**_headers(), "Content-Disposition": f'attachment; filename="{name}"'}
         return Response(buf.getvalue(), media_type="text/csv; charset=utf-8", headers=headers)
 
+    def export_exclusions(request: Request) -> Response:
+        """v_exclusions as CSV: the posts left out of every number, per brand x day x reason."""
+        try:
+            with snapshot.cursor() as cur:
+                rows = catalog.exclusion_rows(cur)
+        except WarehouseMissing:
+            return PlainTextResponse("no published warehouse yet", 503, headers=_headers())
+        buf = io.StringIO()
+        csv.writer(buf).writerows([catalog.EXCLUSION_COLUMNS, *rows])
+        headers = {**_headers(), "Content-Disposition": 'attachment; filename="exclusions.csv"'}
+        return Response(buf.getvalue(), media_type="text/csv; charset=utf-8", headers=headers)
+
     async def healthz(request: Request) -> Response:
         return PlainTextResponse("ok")
 
@@ -324,6 +336,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     routes = [Route(path, page_handler(name)) for name, path, _ in PAGES]
     routes += [
         Route("/verbatims.csv", export_csv),
+        Route("/exclusions.csv", export_exclusions),
         Route("/healthz", healthz),
         Route("/favicon.ico", favicon),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
