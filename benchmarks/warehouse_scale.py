@@ -270,8 +270,23 @@ def bench_pages(root: Path, brands: Path, n: int = 20) -> dict[str, dict[str, fl
     return asyncio.run(go())
 
 
+def dups_per_day(root: Path) -> dict[str, int]:
+    """Posts with dup_of set per UTC day, in the writer (no load runs meanwhile)."""
+    import duckdb
+
+    with duckdb.connect(str(root / "wh" / "opinion.writer.duckdb"), read_only=True) as con:
+        con.execute("SET enable_progress_bar = false")
+        rows = con.execute(
+            "SELECT CAST(timezone('UTC', created_at) AS DATE)::VARCHAR, count(dup_of) "
+            "FROM posts GROUP BY 1 ORDER BY 1"
+        ).fetchall()
+    return dict(rows)
+
+
 def measure(root: Path, brands: Path, pages: bool) -> dict:
     res = {"full": run_load(root, "load", brands)}
+    full_dups = dups_per_day(root)
+    res["duplicates"] = sum(full_dups.values())
     res["noop"] = run_load(root, "load", brands)
     # the first change after a full load also creates the second snapshot slot (a copy);
     # the second one is the steady state: a delta publish
@@ -279,6 +294,10 @@ def measure(root: Path, brands: Path, pages: bool) -> dict:
     res["incremental_first"] = run_load(root, "load", brands)
     res["touched"].append(touch_one_day(root, 2))
     res["incremental"] = run_load(root, "load", brands)
+    # rewrites with the same posts must leave every day's duplicates as the full load set them
+    after = dups_per_day(root)
+    res["dup_of_days_differing"] = {d: (full_dups.get(d), n) for d, n in after.items()
+                                    if full_dups.get(d) != n}  # fmt: skip
     res["added"] = add_new_day(root)
     res["new_day"] = run_load(root, "load", brands)
     res["publish"] = run_load(root, "publish", brands)

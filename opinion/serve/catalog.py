@@ -57,6 +57,7 @@ REASON_LABELS = {
     "spam": "spam",
     "language": "not English",
     "no brand": "about no brand",
+    "not analysed": "not analysed",
     "out-of-range date": "out-of-range dates",
     "rejected": "rejected records",
 }

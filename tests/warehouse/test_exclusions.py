@@ -14,7 +14,7 @@ from opinion.insights.eligible import SPAM_THRESHOLD
 from opinion.warehouse import connect, load_lake
 from opinion.warehouse.quality import check_duplicate_share
 
-from .conftest import REPO, post_row, write_mentions
+from .conftest import REPO, mention_rows, post_row, write_mentions
 
 DAY = "2015-02-20"
 SAID = "been on hold for over two hours trying to rebook my cancelled flight to denver"
@@ -28,8 +28,10 @@ def lake_with_every_exit(settings) -> dict[str, dict]:
         "spam": post_row("twitter", DAY, 2, spam_score=0.9),
         "language": post_row("twitter", DAY, 3, is_english=False, language="es"),
         "no brand": post_row("twitter", DAY, 4, brand=None),
+        "not analysed": post_row("twitter", DAY, 5, text="", sentiment=None),
     }
-    write_mentions(settings.lake_dir, "twitter", DAY, list(rows.values()))
+    analysed = [r for r in rows.values() if r["sentiment"] is not None]
+    write_mentions(settings.lake_dir, "twitter", DAY, list(rows.values()), mention_rows(analysed))
     settings.lake.write_rejects(
         "collect",
         "twitter",
@@ -53,7 +55,8 @@ def test_every_exit_is_counted_once(settings):
         rejected_day = con.execute("SELECT max(rejected_at)::DATE::VARCHAR FROM rejects").fetchone()
         eligible = con.execute(
             "SELECT count(*) FROM posts WHERE dup_of IS NULL AND brand IS NOT NULL "
-            f"AND coalesce(spam_score, 0) < {SPAM_THRESHOLD} AND coalesce(is_english, true)"
+            f"AND coalesce(spam_score, 0) < {SPAM_THRESHOLD} AND coalesce(is_english, true) "
+            "AND sentiment IS NOT NULL"
         ).fetchone()[0]
         total = con.execute("SELECT count(*) FROM posts").fetchone()[0]
     assert sorted(rows, key=str) == sorted(
@@ -62,6 +65,7 @@ def test_every_exit_is_counted_once(settings):
             ("united", DAY, "spam", 1, 2),
             ("united", DAY, "language", 1, 2),
             (None, DAY, "no brand", 1, 2),
+            ("united", DAY, "not analysed", 1, 0),
             (None, rejected_day[0], "out-of-range date", 2, 0),
             (None, rejected_day[0], "rejected", 1, 0),
         ],
@@ -81,13 +85,13 @@ def test_freshness_line_links_to_the_exclusions(settings):
     line = re.search(r'<p class="fresh" id="freshness">(.*?)</p>', page.text, re.S).group(1)
     assert 'href="/exclusions.csv"' in line
     text = re.sub(r"<[^>]+>", "", line)
-    assert "7 posts left out:" in text
+    assert "8 posts left out:" in text
     for part in ("2 out-of-range dates", "1 duplicates", "1 spam", "1 not English"):
         assert part in text
     csv = client.get("/exclusions.csv")
     assert csv.status_code == 200
     lines = csv.text.strip().splitlines()
-    assert lines[0] == "brand,day,reason,posts,mentions" and len(lines) == 7
+    assert lines[0] == "brand,day,reason,posts,mentions" and len(lines) == 8
 
 
 def test_duplicate_share_warns(settings, monkeypatch):
@@ -129,4 +133,4 @@ def test_load_json_is_the_last_stdout_line_and_the_json_out_file(settings, tmp_p
     )  # fmt: skip
     last = proc.stdout.strip().splitlines()[-1]
     assert json.loads(last) == json.loads(out.read_text())
-    assert json.loads(last)["posts_loaded"] == 5
+    assert json.loads(last)["posts_loaded"] == 6

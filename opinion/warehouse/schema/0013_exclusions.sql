@@ -5,6 +5,7 @@
 --   spam               spam_score >= 0.5 (opinion.insights.eligible.SPAM_THRESHOLD)
 --   language           not English: extract does not analyse it (no mentions)
 --   no brand           brand linking found no brand the post is about
+--   not analysed       English, but extract's engine gave it no reading (empty text, an error)
 --   out-of-range date  no created_at; or a record collect refused for its date (rejects)
 --   rejected           any other record a stage refused (rejects: no brand, day = rejected_at)
 -- `posts` counts posts (rejected records), `mentions` the mentions those posts hold.
@@ -17,10 +18,12 @@ WITH post_reasons AS (
                WHEN NOT coalesce(p.is_english, true) THEN 'language'
                WHEN p.brand IS NULL THEN 'no brand'
                WHEN p.created_at IS NULL THEN 'out-of-range date'
+               WHEN p.sentiment IS NULL THEN 'not analysed'
            END AS reason
     FROM posts p
     WHERE p.dup_of IS NOT NULL OR coalesce(p.spam_score, 0) >= 0.5
        OR NOT coalesce(p.is_english, true) OR p.brand IS NULL OR p.created_at IS NULL
+       OR p.sentiment IS NULL
 ),
 per_post AS (
     SELECT r.brand, r.day, r.reason, count(m.mention_id) AS mentions
