@@ -64,7 +64,9 @@ import resource
 usage = resource.getrusage(resource.RUSAGE_SELF)
 out["rss_mb"] = round(usage.ru_maxrss / 1024, 1)
 out["cpu_s"] = round(usage.ru_utime + usage.ru_stime, 2)  # all threads; honest on a busy box
-print(json.dumps(out))
+from opinion.warehouse.dup_of import LAST_STATS
+out["dup_of_stats"] = dict(LAST_STATS)
+Path(sys.argv[4]).write_text(json.dumps(out))  # never parsed from stdout (progress output)
 """
 
 
@@ -180,9 +182,11 @@ def build_sparse(seed_parts, n: int, root: Path, grain: str, seed: int = 16) -> 
 def run_load(root: Path, mode: str, brands: Path) -> dict:
     """One load/publish in a fresh process: its JSON report, wall seconds and peak RSS."""
     env = dict(os.environ, PYTHONPATH=str(REPO), HF_HUB_OFFLINE="1")
+    result = root / f".load-{mode}.json"
+    result.unlink(missing_ok=True)
     t0 = time.monotonic()
     proc = subprocess.Popen(
-        [sys.executable, "-c", LOAD, str(root), mode, str(brands)],
+        [sys.executable, "-c", LOAD, str(root), mode, str(brands), str(result)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         env=env,
@@ -192,7 +196,7 @@ def run_load(root: Path, mode: str, brands: Path) -> dict:
     wall = time.monotonic() - t0
     if proc.returncode:
         raise SystemExit(f"{mode} load failed: {err.decode()[-2000:]}")
-    report = json.loads(out.decode().strip().splitlines()[-1])
+    report = json.loads(result.read_text())
     report["wall"] = wall  # includes the interpreter start and imports (~1-3 s)
     return report
 
@@ -266,8 +270,23 @@ def bench_pages(root: Path, brands: Path, n: int = 20) -> dict[str, dict[str, fl
     return asyncio.run(go())
 
 
+def dups_per_day(root: Path) -> dict[str, int]:
+    """Posts with dup_of set per UTC day, in the writer (no load runs meanwhile)."""
+    import duckdb
+
+    with duckdb.connect(str(root / "wh" / "opinion.writer.duckdb"), read_only=True) as con:
+        con.execute("SET enable_progress_bar = false")
+        rows = con.execute(
+            "SELECT CAST(timezone('UTC', created_at) AS DATE)::VARCHAR, count(dup_of) "
+            "FROM posts GROUP BY 1 ORDER BY 1"
+        ).fetchall()
+    return dict(rows)
+
+
 def measure(root: Path, brands: Path, pages: bool) -> dict:
     res = {"full": run_load(root, "load", brands)}
+    full_dups = dups_per_day(root)
+    res["duplicates"] = sum(full_dups.values())
     res["noop"] = run_load(root, "load", brands)
     # the first change after a full load also creates the second snapshot slot (a copy);
     # the second one is the steady state: a delta publish
@@ -275,6 +294,10 @@ def measure(root: Path, brands: Path, pages: bool) -> dict:
     res["incremental_first"] = run_load(root, "load", brands)
     res["touched"].append(touch_one_day(root, 2))
     res["incremental"] = run_load(root, "load", brands)
+    # rewrites with the same posts must leave every day's duplicates as the full load set them
+    after = dups_per_day(root)
+    res["dup_of_days_differing"] = {d: (full_dups.get(d), n) for d, n in after.items()
+                                    if full_dups.get(d) != n}  # fmt: skip
     res["added"] = add_new_day(root)
     res["new_day"] = run_load(root, "load", brands)
     res["publish"] = run_load(root, "publish", brands)

@@ -209,13 +209,18 @@ def extract(warehouse, lake_dir, model, force) -> None:
     is_flag=True,
     help="Recompute dup_of and every aggregate from all rows (after a taxonomy change).",
 )
+@click.option("--json-out", type=click.Path(dir_okay=False), help="Also write the JSON here.")
 @one_line_errors
-def load(warehouse, lake_dir, rebuild) -> None:
-    """Merge the lake into DuckDB (single writer), check quality, publish the snapshot."""
+def load(warehouse, lake_dir, rebuild, json_out) -> None:
+    """Merge the lake into DuckDB (single writer), check quality, publish the snapshot.
+    The JSON report is the last line of stdout (and the whole of `--json-out`)."""
     from opinion.warehouse.load import run_load as run
 
     report = run(_settings(warehouse, lake_dir), rebuild=rebuild)
-    click.echo(json.dumps(report if isinstance(report, dict) else report.__dict__, default=str))
+    line = json.dumps(report if isinstance(report, dict) else report.__dict__, default=str)
+    if json_out:
+        Path(json_out).write_text(line + "\n")
+    click.echo(line)
 
 
 def _rating_buckets(ctx, param, value: str | None) -> tuple[float, float] | None:

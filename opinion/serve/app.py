@@ -9,6 +9,8 @@ state; unexpected errors become a generic page that reveals nothing.
 
 from __future__ import annotations
 
+import csv
+import io
 import logging
 import time
 from collections import OrderedDict
@@ -301,6 +303,18 @@ def create_app(settings: Settings | None = None) -> Starlette:
         handler.__name__ = f"export_{kind}"
         return handler
 
+    def export_exclusions(request: Request) -> Response:
+        """v_exclusions as CSV: the posts left out of every number, per brand x day x reason."""
+        try:
+            with snapshot.cursor() as cur:
+                rows = catalog.exclusion_rows(cur)
+        except WarehouseMissing:
+            return PlainTextResponse("no published warehouse yet", 503, headers=_headers())
+        buf = io.StringIO()
+        csv.writer(buf).writerows([catalog.EXCLUSION_COLUMNS, *rows])
+        headers = {**_headers(), "Content-Disposition": 'attachment; filename="exclusions.csv"'}
+        return Response(buf.getvalue(), media_type="text/csv; charset=utf-8", headers=headers)
+
     async def healthz(request: Request) -> Response:
         return PlainTextResponse("ok")
 
@@ -326,6 +340,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     routes += [
         Route("/verbatims.csv", export("csv")),
         Route("/verbatims.xlsx", export("xlsx")),
+        Route("/exclusions.csv", export_exclusions),
         Route("/healthz", healthz),
         Route("/favicon.ico", favicon),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),

@@ -43,7 +43,45 @@ def catalog(cur) -> Catalog:
         int(minimum or DEFAULT_MIN_MENTIONS),
         tuple(sorted((t, c) for t, c in (row[5] or ()))),
         *freshness(cur),
+        left_out(cur),
     )
+
+
+#: The rows of v_exclusions behind the freshness line's "posts left out" link.
+EXCLUSION_COLUMNS = ("brand", "day", "reason", "posts", "mentions")
+
+
+#: How the freshness line names each v_exclusions reason ("1,172 posts left out: ...").
+REASON_LABELS = {
+    "duplicate": "duplicates",
+    "spam": "spam",
+    "language": "not English",
+    "no brand": "about no brand",
+    "not analysed": "not analysed",
+    "out-of-range date": "out-of-range dates",
+    "rejected": "rejected records",
+}
+
+
+def left_out(cur) -> tuple[tuple[str, int], ...]:
+    """(label, posts) that no number counts (v_exclusions), most first; () on a snapshot
+    older than the view (migration 0013)."""
+    try:
+        rows = cur.execute(
+            "SELECT reason, sum(posts)::BIGINT AS n FROM v_exclusions GROUP BY reason "
+            "ORDER BY n DESC, reason"
+        ).fetchall()
+    except duckdb.Error:
+        return ()
+    return tuple((REASON_LABELS.get(r, r), int(n)) for r, n in rows)
+
+
+def exclusion_rows(cur) -> list[tuple]:
+    """Every v_exclusions row (brand x day x reason), for the CSV the freshness line links."""
+    cols = ", ".join(EXCLUSION_COLUMNS)
+    return cur.execute(
+        f"SELECT {cols} FROM v_exclusions ORDER BY day NULLS LAST, brand NULLS LAST, reason"
+    ).fetchall()
 
 
 def freshness(cur) -> tuple[datetime | None, datetime | None]:

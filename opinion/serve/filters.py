@@ -35,6 +35,7 @@ class Catalog:
     tree: tuple[tuple[str, str], ...] = ()  # (touchpoint, category) pairs, for the drill-down
     newest_post: datetime | None = None  # data freshness: newest eligible post
     last_load: datetime | None = None  # ... and the last load that published
+    left_out: tuple[tuple[str, int], ...] = ()  # (reason, posts) of v_exclusions, most first
 
     def categories_of(self, touchpoint: str | None) -> tuple[str, ...]:
         """The categories under a touchpoint (all of them without one)."""

@@ -1,4 +1,11 @@
-"""`posts.dup_of`: the earliest other post sharing a post's text hash or a minhash band.
+"""`posts.dup_of`: the earliest earlier post that is a VERIFIED near-duplicate of a post.
+
+A shared text hash or MinHash band only makes two posts candidates (a band is shared by 12 %
+of pairs at Jaccard 0.3); each candidate pair is verified by the clean stage's rule
+(`opinion.clean.dedupe.verified_duplicate`: equal fingerprints, with equal @handles for short
+texts, or shingle Jaccard >= 0.8) and the brands must match unless the post is an exact copy
+(same words, same @handles). The signature is read back from the stored band keys, so most
+candidates are rejected without hashing their text.
 
 `recompute_dup_of` runs in every load after the merge (merge.py), which queues in
 `pending_dedup_keys` the duplicate keys of the posts it wrote or removed: only the posts
@@ -10,24 +17,27 @@ aggregate refresh.
 from __future__ import annotations
 
 import duckdb
+import pyarrow as pa
 
 from opinion.warehouse import changes
 from opinion.warehouse.ledger import bump_generation, count
 
-# dup_of for the posts of {scope} (post_id), over the (post_id, created_at, k) rows of {keys}
-# that hold every key of those posts: the earliest (created_at, post_id) sharing any key
-_FRESH_DUP_SQL = """
-CREATE OR REPLACE TEMP TABLE _fresh AS
-WITH first_in_key AS (
-    SELECT k, min(struct_pack(c := created_at, p := post_id)) AS first FROM {keys} GROUP BY k
-),
-earliest AS (
-    SELECT kk.post_id, min(f.first) AS first
-    FROM {keys} kk JOIN first_in_key f USING (k)
-    WHERE f.first < struct_pack(c := kk.created_at, p := kk.post_id)
-    GROUP BY kk.post_id
+# candidate pairs (a later post, b an earlier one) sharing a key, over the (rid, post_id,
+# created_at, k) rows of _kp that hold every key of the posts of {scope}: each post is paired
+# with the `PER_KEY` earliest holders of each of its keys, so a key held by a campaign of n
+# copies costs n * PER_KEY pairs, not n^2 / 2. Every holder of every key of a scoped post is
+# in _kp, so an incremental refresh ranks exactly as a full one
+_CANDIDATES_SQL = """
+CREATE OR REPLACE TEMP TABLE _cand AS
+WITH ranked AS (
+    SELECT rid, post_id, created_at, k, row_number() OVER (
+        PARTITION BY k ORDER BY created_at NULLS LAST, post_id) AS r
+    FROM _kp
 )
-SELECT s.post_id, earliest.first.p AS dup_of FROM {scope} s LEFT JOIN earliest USING (post_id)
+SELECT DISTINCT s.rid AS a_rid, s.post_id AS a, e.rid AS b_rid, e.post_id AS b,
+       e.created_at AS b_at
+FROM ranked s JOIN ranked e ON s.k = e.k AND e.r < s.r AND e.r <= {per_key}
+{where}
 """
 
 # the duplicate keys of the posts matching {where}: ('h:' text_hash, 'b:' band)
@@ -95,7 +105,7 @@ def _shared_key_hashes(con: duckdb.DuckDBPyConnection) -> None:
 def _find_holders(
     con: duckdb.DuckDBPyConnection, keys: str | None, into: str, append: bool
 ) -> None:
-    """(post_id, created_at, k) rows of every post holding a key of `keys`, into `into`;
+    """(rid, post_id, created_at, k) rows of every post holding a key of `keys`, into `into`;
     `keys=None`: of every key that two posts or more hold (the full refresh)."""
     if keys is None:
         _shared_key_hashes(con)
@@ -104,7 +114,7 @@ def _find_holders(
     else:
         con.execute(_HITS_SQL.format(keys=keys))
     rows = (
-        "SELECT p.post_id, p.created_at, h.k FROM (SELECT rowid AS rid, post_id, created_at "
+        "SELECT h.rid, p.post_id, p.created_at, h.k FROM (SELECT rowid AS rid, post_id, created_at "
         "FROM posts WHERE rowid IN (SELECT rid FROM _hits)) p JOIN _hits h USING (rid)"
     )
     if append:
@@ -119,11 +129,83 @@ def _keys_sql(where_h: str, where_b: str, src: str = "posts") -> str:
     return _KEYS_SQL.format(where_h=where_h, where_b=where_b, src=src)
 
 
+#: Each post is compared with at most this many earliest holders of each of its keys (the
+#: clean stage's `_MAX_COMPARE`): bounded work when a campaign pastes one text n times.
+PER_KEY = 64
+#: Candidate pairs verified per chunk (their posts' texts are fetched per chunk).
+PAIRS_PER_CHUNK = 500_000
+#: Counts of the last refresh (candidate pairs, verified pairs, chunks), for the benchmark.
+LAST_STATS: dict[str, int] = {}
+
 #: Refresh dup_of over the whole table when more than this share of posts is affected.
 FULL_DEDUP_SHARE = 0.25
 #: ... and straight away when more keys are queued than this many per post (a post has up to
 #: 17 keys, so 2 per post means roughly an eighth of the posts or more changed).
 FULL_DEDUP_KEYS_PER_POST = 2
+
+
+def _verify_chunk(con: duckdb.DuckDBPyConnection, where: str) -> list[tuple[str, str]]:
+    """(post, dup_of) for the candidate pairs of `_cand` matching `where`: each post's
+    earliest candidate that passes the clean stage's pair rule, with the same brand unless
+    the post is an exact copy of it (docs/warehouse.md, "Duplicates")."""
+    from opinion.clean.dedupe import dup_probe, exact_copy, verified_duplicate
+
+    pairs = con.execute(
+        f"SELECT a_rid, a, b_rid, b FROM _cand WHERE {where} ORDER BY a, b_at NULLS LAST, b"
+    ).fetchall()
+    if not pairs:
+        return []
+    rids = pa.table({"rid": sorted({r for p in pairs for r in (p[0], p[2])})})
+    con.register("_rids", rids)
+    try:
+        rows = con.execute(
+            "SELECT rowid, brand, text, text_hash, minhash_bands FROM posts "
+            "WHERE rowid IN (SELECT rid FROM _rids)"
+        ).fetchall()
+    finally:
+        con.unregister("_rids")
+    probes = {r[0]: (r[1], dup_probe(r[2], r[3], r[4])) for r in rows}
+    found: list[tuple[str, str]] = []
+    done = None
+    for a_rid, a, b_rid, b in pairs:
+        if a == done:
+            continue
+        (brand_a, pa_), (brand_b, pb) = probes[a_rid], probes[b_rid]
+        if not verified_duplicate(pa_, pb):
+            continue
+        if brand_a == brand_b or exact_copy(pa_, pb):
+            found.append((a, b))
+            done = a
+    return found
+
+
+def _verified_dup_of(con: duckdb.DuckDBPyConnection, scope: str | None) -> None:
+    """`_fresh` (post_id, dup_of) for the posts of `scope` (every post when None), from the
+    holders in `_kp`: candidate pairs by shared key, verified in Python in chunks of about
+    `PAIRS_PER_CHUNK` pairs (memory stays bounded whatever the table size)."""
+    where = f"WHERE s.post_id IN (SELECT post_id FROM {scope})" if scope else ""
+    con.execute(_CANDIDATES_SQL.format(per_key=PER_KEY, where=where))
+    n_pairs = count(con, "SELECT count(*) FROM _cand")
+    chunks = max(1, -(-n_pairs // PAIRS_PER_CHUNK))
+    found: list[tuple[str, str]] = []
+    for part in range(chunks):
+        found += _verify_chunk(con, f"hash(a) % {chunks} = {part}" if chunks > 1 else "true")
+    con.execute("DROP TABLE _cand")
+    LAST_STATS.update(candidates=n_pairs, verified=len(found), chunks=chunks)
+    con.register(
+        "_found",
+        pa.table(
+            {"post_id": [f[0] for f in found], "dup_of": [f[1] for f in found]},
+            schema=pa.schema([("post_id", pa.string()), ("dup_of", pa.string())]),
+        ),
+    )
+    try:
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE _fresh AS SELECT s.post_id, f.dup_of "
+            f"FROM {scope or 'posts'} s LEFT JOIN _found f USING (post_id)"
+        )
+    finally:
+        con.unregister("_found")
 
 
 def _apply_fresh_dup_of(con: duckdb.DuckDBPyConnection) -> int:
@@ -151,8 +233,9 @@ def _apply_fresh_dup_of(con: duckdb.DuckDBPyConnection) -> int:
 def recompute_dup_of(con: duckdb.DuckDBPyConnection, *, full: bool = False) -> int:
     """Refresh `posts.dup_of`; returns how many rows changed.
 
-    dup_of = the earliest (created_at, post_id) other post sharing this post's text_hash or
-    any of its minhash_bands; null when no such post is earlier than this one. A post's dup_of
+    dup_of = the earliest (created_at, post_id) earlier post sharing this post's text_hash or
+    one of its minhash_bands (among the `PER_KEY` earliest holders of each key) that
+    `_verify_chunk` accepts; null when there is none. A post's dup_of
     can only change when a post sharing one of its keys was written or removed, so only the
     posts holding a key of `pending_dedup_keys` are recomputed (over every post sharing one of
     their keys); `full=True`, or a change touching most posts, recomputes the whole table.
@@ -171,7 +254,7 @@ def recompute_dup_of(con: duckdb.DuckDBPyConnection, *, full: bool = False) -> i
         changed = 0
         if full:
             _find_holders(con, None, "_kp", append=False)
-            con.execute(_FRESH_DUP_SQL.format(keys="_kp", scope="posts"))
+            _verified_dup_of(con, None)
             changed = _apply_fresh_dup_of(con)
         elif pending:
             # the affected posts' other keys (read from their rows only, by rowid): a post's
@@ -193,7 +276,7 @@ def recompute_dup_of(con: duckdb.DuckDBPyConnection, *, full: bool = False) -> i
             )
             if count(con, "SELECT count(*) FROM _extra"):
                 _find_holders(con, "_extra", "_kp", append=True)
-            con.execute(_FRESH_DUP_SQL.format(keys="_kp", scope="_aff"))
+            _verified_dup_of(con, "_aff")
             changed = _apply_fresh_dup_of(con)
             con.execute("DROP TABLE _arows")
             con.execute("DROP TABLE _extra")

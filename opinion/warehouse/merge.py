@@ -61,14 +61,18 @@ SELECT DISTINCT brand, CAST(timezone('UTC', created_at) AS DATE) FROM {src}
 WHERE brand IS NOT NULL AND created_at IS NOT NULL
 """
 
-# queue the duplicate keys of the posts whose dedup identity (id, time, keys) a merge changed:
-# new posts, removed posts, and posts whose created_at, text_hash or bands differ. A partition
-# rewritten with the same posts (a polarity fix, a re-extraction) queues nothing, so the
-# dup_of refresh skips its scans of the whole table
-_QUEUE_KEYS_SQL = """
+# what a post's dup_of depends on (dup_of.py): its id, time, keys, and the brand and text the
+# pair rule verifies
+_DEDUP_IDENTITY = "post_id, created_at, text_hash, minhash_bands, brand, text"
+
+# queue the duplicate keys of the posts whose dedup identity a merge changed: new posts,
+# removed posts, and posts whose time, keys, brand or text differ. A partition rewritten with
+# the same posts (a polarity fix, a re-extraction) queues nothing, so the dup_of refresh skips
+# its scans of the whole table; those posts keep their dup_of (_CARRY_DUP_OF_SQL)
+_QUEUE_KEYS_SQL = f"""
 INSERT INTO pending_dedup_keys
-WITH old AS (SELECT post_id, created_at, text_hash, minhash_bands FROM _old),
-new AS (SELECT post_id, created_at, text_hash, minhash_bands FROM _p),
+WITH old AS (SELECT {_DEDUP_IDENTITY} FROM _old),
+new AS (SELECT {_DEDUP_IDENTITY} FROM _p),
 moved AS ((SELECT * FROM old EXCEPT SELECT * FROM new)
           UNION ALL (SELECT * FROM new EXCEPT SELECT * FROM old))
 SELECT DISTINCT k FROM (
@@ -76,6 +80,15 @@ SELECT DISTINCT k FROM (
     UNION ALL
     SELECT 'b:' || unnest(minhash_bands) FROM moved
 ) WHERE k IS NOT NULL
+"""
+
+# the lake has no dup_of: a re-inserted post whose dedup identity is unchanged carries the
+# dup_of its old row had (no key of it was queued, so the refresh will not revisit it); the
+# others start null and are recomputed from their queued keys
+_SAME = " AND ".join(f"o.{c} IS NOT DISTINCT FROM _p.{c}" for c in _DEDUP_IDENTITY.split(", ")[1:])
+_CARRY_DUP_OF_SQL = f"""
+CREATE OR REPLACE TEMP TABLE _p AS
+SELECT _p.*, o.dup_of FROM _p LEFT JOIN _old o ON o.post_id = _p.post_id AND {_SAME}
 """
 
 
@@ -222,12 +235,13 @@ def _merge_batch(con: duckdb.DuckDBPyConnection, parts: list[_Part], started: fl
         )
         con.execute(
             "CREATE OR REPLACE TEMP TABLE _old AS "
-            "SELECT post_id, brand, created_at, text_hash, minhash_bands FROM posts "
-            "WHERE rowid IN (SELECT rid FROM _old_rows)"
+            "SELECT post_id, created_at, text_hash, minhash_bands, brand, text, dup_of "
+            "FROM posts WHERE rowid IN (SELECT rid FROM _old_rows)"
         )
         con.execute(_QUEUE_GROUPS_SQL.format(src="_old"))
         con.execute(_QUEUE_GROUPS_SQL.format(src="_p"))
         con.execute(_QUEUE_KEYS_SQL)
+        con.execute(_CARRY_DUP_OF_SQL)
         con.execute("DELETE FROM mentions WHERE post_id IN (SELECT post_id FROM _old)")
         # delete + plain insert (no ON CONFLICT: much cheaper for big batches); every row
         # written here was deleted first, so no key can collide
@@ -236,7 +250,12 @@ def _merge_batch(con: duckdb.DuckDBPyConnection, parts: list[_Part], started: fl
         # a few row groups, not from all of them) and posts in time order (zone maps on
         # created_at); without ORDER BY the loader's parallel insert interleaves partitions
         con.execute(
-            _insert_sql("posts", post_cols + ["lake_partition"], "_p", "lake_partition, created_at")
+            _insert_sql(
+                "posts",
+                post_cols + ["lake_partition", "dup_of"],
+                "_p",
+                "lake_partition, created_at",
+            )
         )
         con.execute(_insert_sql("mentions", mention_cols, "_m", "lake_partition, post_id"))
         con.execute(

@@ -89,6 +89,9 @@ def migrate(con: duckdb.DuckDBPyConnection, schema_dir: Path = SCHEMA_DIR) -> li
 def connect(path: Path | str, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     """Open the warehouse at `path` (session time zone UTC).
 
+    DuckDB's progress bar is off: it writes to stdout, where the loader's JSON report goes
+    (a bar line after the JSON broke the scale benchmark's parse at 410x).
+
     Read-write: creates the file if needed and applies pending migrations. DuckDB lets one
     process hold a file read-write and then locks out everyone else, so only the loader opens
     `Settings.writer_warehouse` this way. Read-only (`read_only=True`) never migrates; readers
@@ -100,6 +103,7 @@ def connect(path: Path | str, read_only: bool = False) -> duckdb.DuckDBPyConnect
     con = duckdb.connect(str(path), read_only=read_only)
     try:
         con.execute("SET TimeZone = 'UTC'")
+        con.execute("SET enable_progress_bar = false")
         if not read_only:
             migrate(con)
     except BaseException:

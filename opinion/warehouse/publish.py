@@ -97,6 +97,7 @@ def snapshot_state(path: Path, key: str) -> str | None:
     if not path.exists():
         return None
     con = duckdb.connect(":memory:")
+    con.execute("SET enable_progress_bar = false")
     try:
         quoted = str(path).replace("'", "''")
         con.execute(f"ATTACH '{quoted}' AS snap (READ_ONLY)")

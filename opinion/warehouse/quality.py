@@ -7,6 +7,8 @@ Warning-level checks (freshness by default) are reported but never block.
 
 from __future__ import annotations
 
+import logging
+import os
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -14,12 +16,21 @@ import duckdb
 
 from opinion.records import POLARITIES
 
+log = logging.getLogger(__name__)
+
 #: Reject stages that happen before a row reaches the raw lake; they are not raw rows, so the
 #: row-count reconciliation leaves them out.
 PRE_RAW_STAGES: tuple[str, ...] = ("collect",)
 MAX_POLARITY_SHARE = 0.98
 MIN_POSTS_FOR_SHARES = 50
 DEFAULT_MAX_AGE_DAYS = 30.0
+#: Duplicates above this share of a day's posts are a warning (env OPINION_MAX_DUPLICATE_SHARE):
+#: a retweet storm is real, but a broken duplicate rule silently drops opinions (issue 27)
+DEFAULT_MAX_DUPLICATE_SHARE = 0.05
+
+
+def max_duplicate_share() -> float:
+    return float(os.environ.get("OPINION_MAX_DUPLICATE_SHARE", DEFAULT_MAX_DUPLICATE_SHARE))
 
 
 @dataclass(frozen=True)
@@ -155,6 +166,30 @@ def check_sentiment_shares(
     return CheckResult("sentiment_shares", not bad, detail)
 
 
+def check_duplicate_share(
+    con: duckdb.DuckDBPyConnection,
+    max_share: float | None = None,
+    min_posts: int = MIN_POSTS_FOR_SHARES,
+) -> CheckResult:
+    """Warning: the days (of `min_posts` posts or more) whose duplicates (`dup_of` set, left
+    out of every number; v_exclusions) exceed `max_share` of their posts."""
+    limit = max_duplicate_share() if max_share is None else max_share
+    rows = con.execute(
+        "SELECT CAST(timezone('UTC', created_at) AS DATE)::VARCHAR AS day, count(*) AS n, "
+        "count(dup_of) AS d FROM posts WHERE created_at IS NOT NULL GROUP BY day "
+        "HAVING count(*) >= ? AND count(dup_of) > ? * count(*) ORDER BY d / n DESC, day",
+        [min_posts, limit],
+    ).fetchall()
+    if not rows:
+        return CheckResult(
+            "duplicate_share", True, f"no day over {limit:.0%} duplicates", required=False
+        )
+    worst = ", ".join(f"{day} {d / n:.1%} ({d:,} of {n:,})" for day, n, d in rows[:5])
+    more = f" and {len(rows) - 5} more" if len(rows) > 5 else ""
+    detail = f"{len(rows)} day(s) over {limit:.0%} duplicates: {worst}{more}"
+    return CheckResult("duplicate_share", False, detail, required=False)
+
+
 def check_row_counts(con: duckdb.DuckDBPyConnection, raw_rows: int) -> CheckResult:
     """raw rows == posts + rejected (stages after raw) + duplicates (latest load of each
     mentions partition, `runs.rows_duplicate`)."""
@@ -215,11 +250,15 @@ def run_checks(
         check_mentions_have_posts(con, since),
         check_polarity_values(con, since),
         check_sentiment_shares(con),
+        check_duplicate_share(con),
     ]
     if raw_rows is not None:
         results.append(check_row_counts(con, raw_rows))
     if max_age_days is not None:
         results.append(check_freshness(con, max_age_days, required=freshness_required))
+    for r in results:
+        if not r.required and not r.passed:
+            log.warning("quality warning: %s: %s", r.name, r.detail)
     if raise_on_failure and any(r.required and not r.passed for r in results):
         raise QualityError(results)
     return results

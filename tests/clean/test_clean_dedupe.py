@@ -2,6 +2,8 @@
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from opinion.clean import find_duplicates, minhash_bands, text_fingerprint
 
 T0 = datetime(2015, 2, 24, 11, 0, tzinfo=UTC)
@@ -90,3 +92,49 @@ def test_long_text_uses_word_shingles():
     assert len(minhash_bands(big)) == 16
     edited = big.replace("word17 ", "changed ", 1)
     assert find_duplicates(_items(big, edited)) == {"p1": "p0"}
+
+
+PAIRS = [
+    ("@SouthwestAir just did, thank you", "@SouthwestAir about time! Thank you!"),
+    ("@united thanks", "@delta thanks!"),
+    ("@united thanks", "@United THANKS"),
+    (
+        "@USAirways I've been on hold for over 2 hours to rebook a cancelled flight",
+        "@SouthwestAir been on hold for over an hour and still nobody answers the phone",
+    ),
+    (
+        "the seats on this flight were cramped and the crew never came by with water",
+        "RT @someone: the seats on this flight were cramped and the crew never came by with water!",
+    ),
+    (
+        "the seats on this flight were cramped and the crew never came by with water",
+        "the seats on this flight were cramped and the crew never came by with water today",
+    ),
+]
+
+
+@pytest.mark.parametrize(("a", "b"), PAIRS)
+def test_pair_rule_is_the_rule_of_find_duplicates(a, b):
+    """The warehouse verifies candidate pairs with `verified_duplicate`: it must say what
+    `find_duplicates` says, from the stored keys (signature read back from the bands)."""
+    from datetime import UTC, datetime
+
+    from opinion.clean.dedupe import dup_probe, verified_duplicate
+
+    t = datetime(2015, 2, 20, tzinfo=UTC)
+    grouped = bool(find_duplicates([("a", t, a), ("b", t, b)]))
+    pa_ = dup_probe(a, text_fingerprint(a), minhash_bands(a))
+    pb = dup_probe(b, text_fingerprint(b), minhash_bands(b))
+    assert verified_duplicate(pa_, pb) == grouped
+    assert verified_duplicate(dup_probe(a), dup_probe(b)) == grouped  # no bands: from text
+
+
+def test_signature_read_back_from_band_keys():
+    from opinion.clean.dedupe import _signature, shingles, signature_of_bands
+
+    text = "the seats on this flight were cramped and the crew never came by with water"
+    sig = _signature(shingles(text), 64)
+    assert (signature_of_bands(minhash_bands(text)) == sig).all()
+    assert (signature_of_bands([k + "~3" for k in minhash_bands(text)]) == sig).all()
+    assert signature_of_bands(["00:shared"]) is None
+    assert signature_of_bands(["00:" + "zz" * 16] * 16) is None

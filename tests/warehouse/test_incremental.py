@@ -207,14 +207,17 @@ def test_a_rewrite_with_the_same_posts_queues_no_duplicate_keys(settings):
 
 def test_dup_of_follows_keys_of_older_posts_that_a_new_post_touches(settings):
     lake = settings.lake_dir
-    y = post_row("twitter", "2015-02-18", 0, minhash_bands=["00:shared"])
-    x = post_row("twitter", "2015-02-19", 0, minhash_bands=["00:shared"])
+    said = "the seats on this flight were cramped and the crew never came by"
+    y = post_row("twitter", "2015-02-18", 0, minhash_bands=["00:shared"], text=said)
+    x = post_row("twitter", "2015-02-19", 0, minhash_bands=["00:shared"], text=said + " today")
     write_mentions(lake, "twitter", "2015-02-18", [y])
     write_mentions(lake, "twitter", "2015-02-19", [x])
     make_lake(lake, "forum", days=1, per_day=20)  # enough posts for the incremental path
     load_lake(settings)
     # a new post copying x's text: x's dup_of must still be y (a key the new post lacks)
-    n = post_row("twitter", "2015-02-20", 0, text_hash=x["text_hash"], minhash_bands=[])
+    n = post_row(
+        "twitter", "2015-02-20", 0, text_hash=x["text_hash"], minhash_bands=[], text=x["text"]
+    )
     write_mentions(lake, "twitter", "2015-02-20", [n])
     load_lake(settings)
     incremental = snapshot(settings)["dups"]
@@ -234,7 +237,12 @@ def test_full_dup_of_in_several_hash_passes_equals_one_pass(settings, monkeypatc
     lake = settings.lake_dir
     a = [post_row("twitter", "2015-02-20", i) for i in range(6)]
     b = [post_row("reddit", "2015-02-21", i, text_hash=a[i]["text_hash"]) for i in range(3)]
-    c = [post_row("forum", "2015-02-22", 0, minhash_bands=a[4]["minhash_bands"][:1])]
+    a[4]["text"] = "the seats on this flight were cramped and the crew never came by"
+    c = [
+        post_row(
+            "forum", "2015-02-22", 0, minhash_bands=a[4]["minhash_bands"][:1], text=a[4]["text"]
+        )
+    ]
     for source, day, rows in (("twitter", "2015-02-20", a), ("reddit", "2015-02-21", b),
                               ("forum", "2015-02-22", c)):  # fmt: skip
         write_mentions(lake, source, day, rows)

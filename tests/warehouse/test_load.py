@@ -110,6 +110,8 @@ def test_dup_of(settings):
     day = "2015-02-20"
     p = [post_row("twitter", day, i) for i in range(5)]
     p[1]["text_hash"] = p[0]["text_hash"]  # exact duplicate of 0 (0 is earlier)
+    said = "the seats on this flight were cramped and the crew never came by with water"
+    p[2]["text"], p[3]["text"], p[4]["text"] = said, said + " today", said + " today again"
     p[3]["minhash_bands"] = [p[2]["minhash_bands"][1], "other"]  # near duplicate of 2
     p[4]["minhash_bands"] = [p[3]["minhash_bands"][1]]  # shares only with 3 -> dup_of 3
     write_mentions(settings.lake_dir, "twitter", day, p)
