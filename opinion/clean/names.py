@@ -23,7 +23,7 @@ from __future__ import annotations
 import functools
 import re
 
-from opinion.clean.pii_patterns import common_word
+from opinion.clean.pii_patterns import _all_first_names, any_first_name, common_word
 
 __all__ = ["any_first_name", "find_names", "looks_like_name"]
 
@@ -110,18 +110,6 @@ def _fold(word: str) -> str:
 
     decomposed = unicodedata.normalize("NFKD", word.translate(_FOLD))
     return "".join(c for c in decomposed if not unicodedata.combining(c))
-
-
-@functools.cache
-def _all_first_names() -> frozenset[str]:
-    from gender_guesser.detector import Detector
-
-    return frozenset(str(k).lower() for k in Detector(case_sensitive=False).names)
-
-
-def any_first_name(word: str) -> bool:
-    """`word` is a first name somewhere, common English word or not ("Rose", "Grace")."""
-    return word.lower() in _all_first_names()
 
 
 _LATIN_WORD = re.compile(r"(?<!\w)[A-Za-z\u00c0-\u024f]{2,}(?!\w)")

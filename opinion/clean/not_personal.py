@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 
-from opinion.clean.pii_patterns import common_word
+from opinion.clean.pii_patterns import any_first_name, common_word
 
 __all__ = ["name_span", "not_a_handle", "org_handle", "role_email", "toll_free"]
 
@@ -45,8 +45,6 @@ def not_a_handle(handle: str, keep_words: frozenset[str] = frozenset()) -> bool:
     """`@handle` that is not a person's account: a time or count (`@10AM`, `@3:30`), a brand or
     taxonomy word (`@Southwest`), or one common English word that is no first name
     (`@unfriendly`, `@Australia`): people's handles are rarely a dictionary word."""
-    from opinion.clean.names import any_first_name
-
     low = handle.lower()
     if _TIME_OR_COUNT.match(handle) or low in keep_words:
         return True
@@ -109,8 +107,6 @@ def name_span(
     cut from the front. Fewer than `least` name words left → None; `shout`: the text is in
     capitals, so all-caps words are words; `initial`: look at the sentence start (not after a
     context word such as "Mr" or "agent")."""
-    from opinion.clean.names import any_first_name
-
     if _PLACE_AFTER.match(text[end:]):
         return None
     if end < len(text) and text[end].isdigit():
