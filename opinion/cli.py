@@ -119,12 +119,13 @@ def demo(warehouse, lake_dir, model, input_path, limit) -> None:
     multiple=True,
     help="Connector option KEY=VALUE (e.g. -o subreddit=travel, -o app_id=123).",
 )
+@click.option("--new-salt", is_flag=True, help="Accept a changed author salt (records it).")
 @warehouse_option
 @lake_option
 @one_line_errors
 def collect(
     source, job_name, base_url, query, brand, since, limit, path, mapping, source_name, extra,
-    warehouse, lake_dir,
+    new_salt, warehouse, lake_dir,
 ) -> None:  # fmt: skip
     """Collect posts from SOURCE into raw lake partitions; print a one-line JSON report.
 
@@ -135,7 +136,7 @@ def collect(
     from opinion.collect.jobs import collect_source, run_job
     from opinion.sources.registry import SOURCES, build_source
 
-    settings = _settings(warehouse, lake_dir)
+    settings = _settings(warehouse, lake_dir, new_salt=new_salt or None)
     if limit is not None and limit < 1:
         raise click.UsageError(f"--limit must be >= 1, got {limit}")
     if job_name or source == "all":

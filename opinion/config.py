@@ -36,6 +36,7 @@ class Settings:
     model: str = "embedded"
     brands_file: Path = field(default_factory=lambda: DATA_DIR / "brands" / "airlines.yaml")
     batch_size: int = 64
+    new_salt: bool = False  # `opinion collect --new-salt`: accept a changed author salt
 
     def __post_init__(self) -> None:
         if self.batch_size < 1:

@@ -19,7 +19,8 @@ from opinion.clean.brands import Brand, BrandList
 from opinion.clean.dedupe import find_duplicates, minhash_bands, text_fingerprint
 from opinion.clean.language import detect_language
 from opinion.clean.normalize import normalize_text
-from opinion.clean.privacy import hash_author, redact, scrub_record
+from opinion.clean.payload import scrub_record
+from opinion.clean.privacy import hash_author, redact
 from opinion.clean.spam import spam_signals
 
 __all__ = [

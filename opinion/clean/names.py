@@ -23,9 +23,9 @@ from __future__ import annotations
 import functools
 import re
 
-from opinion.clean.pii_patterns import common_word
+from opinion.clean.pii_patterns import _all_first_names, any_first_name, common_word
 
-__all__ = ["any_first_name", "find_names", "looks_like_name", "org_handle"]
+__all__ = ["any_first_name", "find_names", "looks_like_name"]
 
 PARTICLES = frozenset(
     [
@@ -66,6 +66,7 @@ _CONTEXT = re.compile(
     r"supervisor|manager|rep|representative|signed|regards|sincerely|contact|named|called|"
     r"customer|traveller|traveler|colleague|staff\s+member|crew\s+member)\b\.?[\s:,]+"
 )
+_WORD_HONORIFICS = frozenset({"miss", "sir", "madam"})  # honorifics only when capitalised
 _HONORIFIC = re.compile(r"(?i)^(?:mr|mrs|ms|miss|mx|dr|sir|madam)\b")
 # scripts whose words, inside Latin text, are names: Cyrillic, Greek, Arabic, Hebrew,
 # Devanagari, Thai, Georgian, Armenian
@@ -96,7 +97,8 @@ def first_names() -> frozenset[str]:
     """First names of many countries (gender-guesser's list), lower case, without the ones
     that are common English words."""
     names = {n for n in _all_first_names() if len(n) > 2 and not common_word(n)}
-    return frozenset(names | {_fold(n) for n in names})
+    folded = {_fold(n) for n in names}  # "thé", "öne", "còme" fold to common words
+    return frozenset(names | {n for n in folded if not common_word(n)})
 
 
 _FOLD = str.maketrans({"ł": "l", "ø": "o", "đ": "d", "ß": "ss", "æ": "ae", "œ": "oe", "ı": "i"})
@@ -108,18 +110,6 @@ def _fold(word: str) -> str:
 
     decomposed = unicodedata.normalize("NFKD", word.translate(_FOLD))
     return "".join(c for c in decomposed if not unicodedata.combining(c))
-
-
-@functools.cache
-def _all_first_names() -> frozenset[str]:
-    from gender_guesser.detector import Detector
-
-    return frozenset(str(k).lower() for k in Detector(case_sensitive=False).names)
-
-
-def any_first_name(word: str) -> bool:
-    """`word` is a first name somewhere, common English word or not ("Rose", "Grace")."""
-    return word.lower() in _all_first_names()
 
 
 _LATIN_WORD = re.compile(r"(?<!\w)[A-Za-z\u00c0-\u024f]{2,}(?!\w)")
@@ -148,10 +138,34 @@ def _name_tail(words: list[re.Match[str]], i: int, keep: frozenset[str]) -> int:
     return end
 
 
+def shouting(text: str) -> bool:
+    """Mostly upper-case letters: all-caps words are then words, not codes."""
+    letters = [c for c in text if c.isalpha()]
+    return bool(letters) and sum(c.isupper() for c in letters) > 0.6 * len(letters)
+
+
+def _add(
+    spans: list[tuple[int, int]],
+    text: str,
+    start: int,
+    end: int,
+    shout: bool,
+    least: int = 2,
+    initial: bool = True,
+) -> None:
+    """Append the span's name part (`not_personal.name_span`) when it is still a name."""
+    from opinion.clean.not_personal import name_span
+
+    span = name_span(text, start, end, shout, least, initial)
+    if span is not None:
+        spans.append(span)
+
+
 def find_names(text: str, keep: frozenset[str] = frozenset()) -> list[tuple[int, int]]:
     """(start, end) spans of names in `text` by the three rules above."""
     spans: list[tuple[int, int]] = []
     words = list(_WORD.finditer(text))
+    shout = shouting(text)
     firsts = first_names()
     for i, m in enumerate(words):
         w = m.group(0).lower()
@@ -160,35 +174,32 @@ def find_names(text: str, keep: frozenset[str] = frozenset()) -> list[tuple[int,
             if gap.strip(" ") == "":
                 end = _name_tail(words, i + 1, keep)
                 if end > i + 1:
-                    spans.append((m.start(), words[end - 1].end()))
+                    _add(spans, text, m.start(), words[end - 1].end(), shout)
     for c in _CONTEXT.finditer(text):
         after = [w for w in words if w.start() >= c.end()]
         if not after or after[0].start() - c.end() > 2:
             continue
         end = _name_tail(after, 0, keep)
         honorific = _HONORIFIC.match(c.group(0))
-        if honorific and end == 0 and after[0].group(0)[:1].isupper():
+        if honorific and (
+            not after[0].group(0)[:1].isupper()
+            or (honorific.group(0).lower() in _WORD_HONORIFICS and c.group(0)[0].islower())
+        ):
+            continue  # "miss intl flight", "Major miss. Unfriendly crew": "miss" is a word
+        if honorific and end == 0:
             end = 1  # "Mr Smith": a surname after an honorific, common word or not
         if end >= 2 or (end == 1 and honorific):
-            spans.append((after[0].start(), after[end - 1].end()))
+            least = 1 if honorific else 2
+            _add(spans, text, after[0].start(), after[end - 1].end(), shout, least, False)
     for m in _VIET.finditer(text):
         if _VIET_CHARS.search(m.group(0)):
-            spans.append(m.span())
+            _add(spans, text, *m.span(), shout)
     if _latin_text(text):
         for pattern in (_FOREIGN_WORDS, _HAN, _HANGUL, _KANA):
             spans += [m.span() for m in pattern.finditer(text)]
     else:
         spans += [m.span() for m in _CAP_PAIR.finditer(text)]
     return spans
-
-
-# handles that name an organisation, not a person: airports, airlines, media, help desks
-_ORG_HANDLE = re.compile(
-    r"(?i)airport|airways|airlines?$|^air|air$|^fly|aviation|alliance|news|times|tribune|"
-    r"magazine|journal|post$|today$|daily|radio|^tv|tv$|network|media|official|support$|"
-    r"help$|care$|^ask|^team|hq$|^the[a-z]*(?:show|news|times)|hotels?|resorts?|travel|"
-    r"tours?$|bank|^visit|tourism|^gov|^faa|^tsa$|^cnn|^abc|^nbc|^cbs|^fox|^bbc|^wsj$|^nyt"
-)
 
 
 def looks_like_name(words: list[str]) -> bool:
@@ -201,8 +212,3 @@ def looks_like_name(words: list[str]) -> bool:
     if all(common_word(w) for w in words):
         return any_first_name(words[0])
     return True
-
-
-def org_handle(handle: str) -> bool:
-    """The @handle names an organisation by its shape (`phlairport`, `flytpa`, `cnnbrk`)."""
-    return bool(_ORG_HANDLE.search(handle))

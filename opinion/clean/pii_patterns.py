@@ -99,6 +99,18 @@ def _common_words() -> frozenset[str]:
 COMMON_LOGPROB = -14.5  # "embassy" -13.3, "suites" -14.2 are common; "gonzalez" -17.1 is not
 
 
+@functools.cache
+def _all_first_names() -> frozenset[str]:
+    from gender_guesser.detector import Detector
+
+    return frozenset(str(k).lower() for k in Detector(case_sensitive=False).names)
+
+
+def any_first_name(word: str) -> bool:
+    """`word` is a first name somewhere, common English word or not ("Rose", "Grace")."""
+    return word.lower() in _all_first_names()
+
+
 def common_word(word: str) -> bool:
     return word.lower() in _common_words()
 

@@ -26,11 +26,11 @@ import functools
 import hashlib
 import hmac
 import re
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from collections.abc import Iterable, Sequence
 
 from opinion.clean.names import looks_like_name as _looks_like_name
-from opinion.clean.names import org_handle
+from opinion.clean.names import shouting
+from opinion.clean.not_personal import name_span, not_a_handle, org_handle, role_email, toll_free
 from opinion.clean.pii_patterns import PLACEHOLDERS as _RULE_PLACEHOLDERS
 from opinion.clean.pii_patterns import RULES
 from opinion.clean.urls import clean_url
@@ -42,7 +42,6 @@ __all__ = [
     "redact",
     "reject_digest",
     "safe_reason",
-    "scrub_record",
 ]
 
 #: Replacement per Presidio entity type.
@@ -371,7 +370,7 @@ class Redactor:
                 nlp_artifacts=artifacts,
                 score_threshold=SCORE_THRESHOLD,
             ) if entities else []  # fmt: skip
-            found = [r for r in found if r.entity_type != "PERSON" or self._is_name(text, r)]
+            found = [r for r in found if self._personal(text, r)]
             found += names
             if found:
                 text = anonymizer.anonymize(
@@ -379,6 +378,16 @@ class Redactor:
                 ).text
             out.append(self._handles(text))
         return out
+
+    def _personal(self, text: str, result) -> bool:
+        """Whether a Presidio hit is a person's: not a role mailbox, a toll-free line, or a
+        PERSON span that is no name (`opinion.clean.not_personal`)."""
+        kind, value = result.entity_type, text[result.start : result.end]
+        if kind == "PERSON":
+            return self._is_name(text, result)
+        if kind == "EMAIL_ADDRESS":
+            return not role_email(value)
+        return kind != "PHONE_NUMBER" or not toll_free(value)
 
     def _is_name(self, text: str, result) -> bool:
         """Whether a PERSON span is a name to redact: what is left of it after dropping
@@ -397,7 +406,11 @@ class Redactor:
             return False
         if not _looks_like_name([w.group(0) for w in words]):
             return False
-        result.start, result.end = result.start + words[0].start(), result.start + words[-1].end()
+        start, end = result.start + words[0].start(), result.start + words[-1].end()
+        span = name_span(text, start, end, shouting(text))
+        if span is None:
+            return False
+        result.start, result.end = span
         return True
 
     def _names(self, text: str) -> list:
@@ -417,7 +430,11 @@ class Redactor:
     def _handles(self, text: str) -> str:
         def replace(m: re.Match[str]) -> str:
             handle = m.group("handle")
-            keep = handle.lower() in self.keep or org_handle(handle)
+            keep = (
+                handle.lower() in self.keep
+                or org_handle(handle)
+                or not_a_handle(handle, self.keep_words_frozen)
+            )
             return m.group(0) if keep else "@user"
 
         return _HANDLE_RE.sub(replace, text)
@@ -433,146 +450,3 @@ def redact(text: str, keep_handles: Iterable[str] = ()) -> str:
     if not text:
         return text
     return _redactor(frozenset(keep_handles)).redact(text)
-
-
-GEO_KEY = re.compile(
-    r"coord|geo|latitude|longitude|^(?:lat|lng|lon|long)$|location|place|address", re.IGNORECASE
-)
-#: Keys whose scalar value names a person, at any depth of a payload (hashed, not redacted).
-AUTHOR_KEYS = frozenset(
-    {"screen_name", "username", "user_name", "display_name", "author", "handle", "acct", "name"}
-)
-
-
-#: Keys whose numbers are counts, times or ids, not contact details (kept as numbers).
-NUMBER_KEY = re.compile(
-    r"(?i)(?:^|_)(?:id|ids|id_str|count|total|timestamp|ts|time|epoch|created|date|year|"
-    r"size|bytes|length|followers|friends|likes|retweets|favou?rites|views|score|rating|"
-    r"amount|price|stars|votes)(?:$|_)|_at$|count$|Id$"
-)
-_LONG_NUMBER = 1_000_000  # 7+ digits: a phone, card, SSN or account number may hide there
-
-
-def _number_text(value: Any) -> str | None:
-    """The text of a number worth redacting (7+ integer digits), else None."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    try:
-        whole = int(value)
-    except (OverflowError, ValueError):  # inf, nan
-        return None
-    if abs(whole) < _LONG_NUMBER:
-        return None
-    return str(whole) if whole == value else repr(value)
-
-
-def _id_value(key: object, value: Any) -> bool:
-    """A digit-string id (`"id_str": "5703…"`): kept, a tweet id is not a card number."""
-    return isinstance(value, str) and value.isdigit() and bool(NUMBER_KEY.search(str(key)))
-
-
-def payload_strings(value: Any, out: list[str]) -> list[str]:
-    """Every string of a JSON-like value (depth-first) that scrubbing keeps as text, for
-    batch redaction: keys too, long numbers as text (values under geolocation keys are
-    dropped, author keys hashed, digit ids kept)."""
-    if isinstance(value, str):
-        out.append(value)
-    elif isinstance(value, Mapping):
-        for key, item in value.items():
-            if GEO_KEY.search(str(key)) or str(key).lower() in AUTHOR_KEYS:
-                continue
-            out.append(str(key))
-            if not _id_value(key, item):
-                payload_strings(item, out)
-    elif isinstance(value, (list, tuple)):
-        for item in value:
-            payload_strings(item, out)
-    return out
-
-
-def _scrub(value: Any, authors: frozenset[str], salt: str, clean: Mapping[str, str], strip) -> Any:
-    if isinstance(value, str):
-        if value not in clean:  # not batched by the caller (an author-valued field)
-            return strip(Redactor().redact(value))
-        return strip(clean[value])
-    if isinstance(value, Mapping):
-        out = {}
-        for key, item in value.items():
-            if GEO_KEY.search(str(key)):
-                continue
-            name = _scrub(str(key), authors, salt, clean, strip)
-            while name in out:  # two keys redacted alike: both kept
-                name += "_"
-            if (key in authors or str(key).lower() in AUTHOR_KEYS) and not isinstance(
-                item, (Mapping, list, tuple)
-            ):
-                out[name] = hash_author(None if item is None else str(item), salt)
-            elif _id_value(key, item):
-                out[name] = item
-            elif _number_text(item) is not None and not NUMBER_KEY.search(str(key)):
-                out[name] = "[number]"
-            else:
-                out[name] = _scrub(item, authors, salt, clean, strip)
-        return out
-    if isinstance(value, (list, tuple)):  # a long number in a list: "[number]"
-        return [
-            "[number]"
-            if _number_text(item) is not None
-            else _scrub(item, authors, salt, clean, strip)
-            for item in value
-        ]
-    return value
-
-
-def scrub_record(
-    record: Mapping[str, Any],
-    author_fields: Iterable[str],
-    salt: str,
-    keep_handles: Iterable[str] = (),
-    *,
-    clean: Mapping[str, str] | None = None,
-    author: str | None = None,
-) -> dict[str, Any]:
-    """A PII-free copy of a raw source record, for keeping the payload for audit.
-
-    Keys named in `author_fields` or in `AUTHOR_KEYS` (at any depth) holding a scalar are
-    hashed with `hash_author`; geolocation keys (`GEO_KEY`: coordinates, lat/lng, locations)
-    are dropped at any depth; every other string, nested ones included, is normalised and
-    redacted — `clean` maps raw strings to their redacted form when the caller batched them.
-    The author's own name is replaced where else it appears. The input is not modified.
-    """
-    from opinion.clean.normalize import normalize_text
-
-    keep = tuple(keep_handles)
-    if clean is None:
-        strings = payload_strings(record, [])
-        normal = [normalize_text(s) for s in strings]
-        clean = dict(zip(strings, Redactor(keep).redact_many(normal), strict=True))
-    return _scrub(
-        record, frozenset(author_fields), salt, clean, lambda s: strip_author(s, author, keep)
-    )
-
-
-def strip_author(text: str, author: str | None, keep_handles: Iterable[str] = ()) -> str:
-    """Replace the author's own name where it recurs (their signature, hashtag, profile
-    location) with `[author]`. Brand accounts posting as themselves keep their name."""
-    if not author or not text:
-        return text
-    name = author.strip().lstrip("@")
-    if len(name) < 4 or name.lower() in {h.lower().lstrip("@") for h in keep_handles}:
-        return text
-    return re.sub(re.escape(name), "[author]", text, flags=re.IGNORECASE)
-
-
-def scrub_payload(
-    payload: dict,
-    author: str | None,
-    salt: str,
-    keep_handles: Iterable[str] = (),
-    clean: Mapping[str, str] | None = None,
-) -> dict:
-    """The raw record kept for audit, without personal data: author fields hashed, contact
-    details and names redacted, geolocation dropped, the author's name removed wherever
-    else it appears (`scrub_record`)."""
-    author_fields = [k for k, v in payload.items() if author and v == author]
-    return scrub_record(payload, author_fields, salt, keep_handles, clean=clean, author=author)

@@ -74,7 +74,8 @@ def to_posts(
     obfuscation cannot hide an e-mail), capped, then redacted in one Presidio batch. Returns,
     per record, the post row or a one-line reject reason."""
     from opinion.clean.normalize import normalize_text
-    from opinion.clean.privacy import hash_author, payload_strings, scrub_payload, strip_author
+    from opinion.clean.payload import payload_strings, scrub_payload, strip_author
+    from opinion.clean.privacy import hash_author
 
     texts = [cap_text(normalize_text(r.text)) for r in recs]
     titles = [cap_text(normalize_text(r.title or ""), 1_000) for r in recs]

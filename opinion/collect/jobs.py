@@ -86,6 +86,9 @@ def collect_source(
                 report[k] += getattr(rep, k)
             for reason, n in rep.reasons.items():
                 report["reasons"][reason] = report["reasons"].get(reason, 0) + n
+            if rep.salt:  # the salt fingerprint was recorded (first collect, --new-salt)
+                report["salt"] = rep.salt
+                log.warning("%s", rep.salt)
             report["pages"] += 1
             report["skipped"] += page.skipped
             if page.next_cursor is not None and window is None:

@@ -43,6 +43,7 @@ class CollectReport:
     partitions_unchanged: int = 0
     retracted: int = 0
     reasons: dict[str, int] = field(default_factory=dict)
+    salt: str | None = None  # what `Lake.check_salt` recorded, when it recorded something
 
 
 class CollectQualityError(ValueError):
@@ -107,6 +108,7 @@ def collect_records(
     salt = settings.author_salt()
     now = datetime.now(UTC)
     report = CollectReport(source)
+    report.salt = settings.lake.check_salt(salt, settings.new_salt)
     redactor = privacy_redactor(
         [*brands.handles, *brands.organisations],
         [w for b in brands for w in (b.name, *b.aliases)] + taxonomy_words(settings),

@@ -188,6 +188,41 @@ class Lake:
             raise
         self.fsync_dir(path.parent)
 
+    def check_salt(self, salt: str, new: bool = False) -> str | None:
+        """Compare the author salt with the fingerprint stored beside the lake
+        (`state/salt.json`, a short HMAC of a constant: it does not reveal the salt). The first
+        collect records it; a different salt raises ValueError (one line) unless `new`, which
+        records the new fingerprint. Returns a note when something was recorded, else None.
+        Why: a lost or changed salt silently gives every known author a second hash."""
+        import hmac
+
+        path = self.path("state", "salt.json")
+        mark = hmac.new(salt.encode(), b"opinion author salt v1", hashlib.sha256).hexdigest()[:16]
+        try:
+            old = json.loads(path.read_text(encoding="utf-8")).get("fingerprint")
+        except FileNotFoundError:
+            old = None
+        except (OSError, ValueError, AttributeError) as exc:
+            raise ValueError(
+                f"{path} is unreadable ({type(exc).__name__}); move it aside"
+            ) from None
+        if old == mark:
+            return None
+        if old and not new:
+            raise ValueError(
+                f"the author salt is not the one this lake's authors were hashed with "
+                f"(fingerprint {mark}, lake {old}): restore OPINION_AUTHOR_SALT or the salt "
+                f"file, or run `opinion collect --new-salt` to start new author hashes"
+            )
+        stamp = datetime.now(UTC).isoformat(timespec="seconds")
+        self.write_text(path, json.dumps({"fingerprint": mark, "recorded_at": stamp}) + "\n")
+        if old:
+            return (
+                f"new author salt recorded (fingerprint {mark}, was {old}): authors "
+                "collected before hash differently"
+            )
+        return f"author salt fingerprint {mark} recorded"
+
     # ------------------------------------------------------------ partitions
 
     def partition_path(self, kind: str, source: str, day: str | date) -> Any:

@@ -32,7 +32,7 @@ def test_empty_text():
         "555-123-4567",
         "555.123.4567",
         "(555) 123-4567",
-        "1-800-433-7300",
+        "1-312-433-7300",
         "+44 20 7946 0958",
         "+15551234567",
         "917 703 1472",
@@ -40,6 +40,12 @@ def test_empty_text():
 )
 def test_phones_redacted(phone):
     assert redact(f"call me at {phone} please") == "call me at [phone] please"
+
+
+def test_toll_free_business_lines_stay():
+    # a 1-800 number is a company's line (issue #28: not personal data), a customer's stays out
+    text = "I called 1-800-433-7300 for an hour, call me back at 312-555-0148"
+    assert redact(text) == "I called 1-800-433-7300 for an hour, call me back at [phone]"
 
 
 @pytest.mark.parametrize(
@@ -128,7 +134,7 @@ def test_scrub_record_hashes_authors_and_redacts_strings():
 
 
 def test_strip_author_and_scrub_payload():
-    from opinion.clean.privacy import scrub_payload, strip_author
+    from opinion.clean.payload import scrub_payload, strip_author
 
     assert strip_author("Great work #AeroJobMarket", "AeroJobMarket") == "Great work #[author]"
     assert strip_author("@SouthwestAir y'all are fast", "SouthwestAir", {"southwestair"}) == (
