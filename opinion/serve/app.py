@@ -189,6 +189,7 @@ def build_context(
                 if start <= p.period_start <= end:
                     alert_days.setdefault(a.touchpoint, set()).add(p.period_start)
         ctx["alerts_all"] = al
+        ctx["trend_series"], ctx["trend_alert_days"] = series, alert_days  # the report's chart
         ctx["trend_chart"] = charts.lines(
             series,
             lambda tp, p: verb(
@@ -210,9 +211,6 @@ def build_context(
         ctx["per_page"] = verbatims.VERBATIMS_PER_PAGE
         ctx["csv_url"] = "/verbatims.csv?" + f.query(page=1)
         ctx["xlsx_url"] = "/verbatims.xlsx?" + f.query(page=1)
-    if page == "report":
-        ctx["top_negative"] = verbatims.top_verbatims(cur, f, "negative")
-        ctx["top_positive"] = verbatims.top_verbatims(cur, f, "positive")
     if link:
         ctx["drill"] = drill_down(cur, f, cat, ctx.get("scores") if not f.category else None)
     return ctx

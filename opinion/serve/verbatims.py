@@ -254,16 +254,23 @@ def verbatim_page(cur, f: Filters, limit: int = VERBATIMS_PER_PAGE) -> VerbatimP
         more, keys = len(keys) > limit, keys[:limit]
     if not keys:
         return VerbatimPage([], number)
+    return VerbatimPage(cards(cur, f, keys), number, more, keys[0], keys[-1])
+
+
+def cards(cur, f: Filters, keys: list[Cursor]) -> list[Post]:
+    """The cards of these posts ((created_at, post_id) keys), in the keys' order, with the
+    mentions matching `f` marked."""
+    if not keys:
+        return []
     ids = [pid for _, pid in keys]
     times = [created for created, _ in keys]
     rows = cur.execute(
         _CARDS,
-        {**params, "ids": ids,
+        {**_verbatim_params(f), "ids": ids,
          "d0": min(times).astimezone(UTC).date(), "d1": max(times).astimezone(UTC).date()},
     ).fetchall()  # fmt: skip
     order = {pid: i for i, pid in enumerate(ids)}
-    posts = sorted(_posts(rows), key=lambda p: order[p.post_id])
-    return VerbatimPage(posts, number, more, keys[0], keys[-1])
+    return sorted(_posts(rows), key=lambda p: order[p.post_id])
 
 
 def verbatims(cur, f: Filters, limit: int = VERBATIMS_PER_PAGE) -> tuple[int, list[Post]]:
@@ -272,12 +279,6 @@ def verbatims(cur, f: Filters, limit: int = VERBATIMS_PER_PAGE) -> tuple[int, li
         return 0, []
     total, _ = verbatim_counts(cur, f)
     return total, verbatim_page(cur, f, limit).posts
-
-
-def top_verbatims(cur, f: Filters, polarity: str, limit: int = 5) -> list[Post]:
-    """The newest posts with a mention of one polarity (for the static report)."""
-    g = _replace(f, polarity=polarity, page=1, sort="newest", after=None, before=None)
-    return verbatim_page(cur, g, limit=limit).posts
 
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "|", "%")
