@@ -31,6 +31,7 @@ from opinion.serve import (
     emerging,
     exports,
     filters,
+    manager_pages,
     reviews,
     scorecard,
     trends,
@@ -55,6 +56,7 @@ PAGES = (
     ("competitors", "/competitors", "Competitors"),
     ("trends", "/trends", "Trends"),
     ("verbatims", "/verbatims", "Verbatims"),
+    *manager_pages.PAGES,
 )
 
 
@@ -129,7 +131,7 @@ def build_context(
         ctx["net_chart"] = charts.net_bars(
             rows, lambda r: verb(touchpoint=r.label), "Net sentiment by touchpoint"
         )
-        comp = competitors.competitors(cur, f.brand, cat.brands)
+        comp = competitors.chosen(cur, f, cat.brands)
         ctx["sov"] = competitors.share_of_voice(cur, f, comp)
         ctx["sov_chart"] = charts.share_bars(ctx["sov"], f.brand) if ctx["sov"] else None
         ctx["alerts"] = emerging.alerts(cur, f)[:5]
@@ -160,8 +162,9 @@ def build_context(
             key=lambda c: -c.negative,
         )  # fmt: skip
     if page in ("competitors", "report"):
-        comp = competitors.competitors(cur, f.brand, cat.brands)
+        comp = competitors.chosen(cur, f, cat.brands)
         ctx["competitor_names"] = comp
+        ctx["competitor_default"] = competitors.competitors(cur, f.brand, cat.brands)
         bms = competitors.benchmark(cur, f, comp, minimum)
         ctx["benchmarks"] = [
             (
@@ -203,6 +206,8 @@ def build_context(
             cat.touchpoints,
             f.grain,
         )
+    if page in manager_pages.NAMES:
+        ctx.update(manager_pages.context(cur, page, f, verb))
     if page == "verbatims":
         vp = verbatims.verbatim_page(cur, f)
         total, mentions = counts(cur, f) if vp.posts else (0, 0)

@@ -96,6 +96,7 @@ class Filters:
     until: datetime | None = None  # ... inclusive
     after: Cursor | None = None  # verbatims (newest sort): the posts older than this one
     before: Cursor | None = None  # ... the posts newer than this one (the previous page)
+    vs: tuple[str, ...] = ()  # competitors picked on the page (`?vs=Delta,Southwest`)
     problems: tuple[str, ...] = field(default=())  # messages for the user, already safe text
     unknown: bool = False  # a filter named a value the warehouse does not have: show nothing
 
@@ -119,6 +120,8 @@ class Filters:
             params.append(("until", f.until.isoformat()))
         if f.sort != "newest":
             params.append(("sort", f.sort))
+        if f.vs:
+            params.append(("vs", ",".join(f.vs)))
         if f.days:
             params.append(("days", str(f.days)))
         else:
@@ -288,6 +291,24 @@ def resolve_period(
     return start, end
 
 
+MAX_VS = 20  # competitors picked at once
+
+
+def _vs(params, catalog: Catalog, brand: str | None, problems: list[str]) -> tuple[str, ...]:
+    """Competitors from `vs=Delta,Southwest` (or repeated `vs=`, what a multi-select sends):
+    brands in the warehouse only, the brand itself dropped; unknown names are said, not used."""
+    raws = params.getlist("vs") if hasattr(params, "getlist") else [params.get("vs")]
+    names = [n.strip() for raw in raws if raw for n in raw[: MAX_LEN * 4].split(",")]
+    picked: list[str] = []
+    for name in names[:MAX_VS]:
+        if not name:
+            continue
+        value, _ = _choice(name, catalog.brands, "competitor", problems)
+        if value and value != brand and value not in picked:
+            picked.append(value)
+    return tuple(picked)
+
+
 def parse(params, catalog: Catalog, default_brand: str | None = None) -> Filters:
     """Filters from request query parameters (a Mapping of str → str)."""
     problems: list[str] = []
@@ -356,6 +377,7 @@ def parse(params, catalog: Catalog, default_brand: str | None = None) -> Filters
         until=until,
         after=after,
         before=before,
+        vs=_vs(params, catalog, brand, problems),
         problems=tuple(problems),
         unknown=u1 or u2 or u3 or u4,
     )
