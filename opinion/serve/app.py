@@ -261,7 +261,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             try:
                 with snapshot.cursor() as cur:
                     cat = cached_catalog(cur)
-                    default = cat.brands[0] if cat.brands else None
+                    default = cat.default_brand
                     f = filters.parse(request.query_params, cat, default_brand=default)
                     ctx = build_context(cur, settings, page, f, cat, counts=counts)
             except WarehouseMissing:
@@ -289,7 +289,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             try:
                 with snapshot.cursor() as cur:
                     cat = cached_catalog(cur)
-                    default = cat.brands[0] if cat.brands else None
+                    default = cat.default_brand
                     f = filters.parse(request.query_params, cat, default_brand=default)
                     body = exports.csv_text(cur, f) if kind == "csv" else exports.xlsx_bytes(cur, f)
             except WarehouseMissing:

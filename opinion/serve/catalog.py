@@ -43,6 +43,12 @@ def catalog(cur) -> Catalog:
         int(minimum or DEFAULT_MIN_MENTIONS),
         tuple(sorted((t, c) for t, c in (row[5] or ()))),
         *freshness(cur),
+        busiest=cur.execute(
+            "SELECT brand FROM agg_daily WHERE brand IS NOT NULL "
+            "GROUP BY brand ORDER BY sum(mentions) DESC, brand LIMIT 1"
+        ).fetchone()[0]
+        if row[0]
+        else None,
     )
 
 

@@ -35,6 +35,12 @@ class Catalog:
     tree: tuple[tuple[str, str], ...] = ()  # (touchpoint, category) pairs, for the drill-down
     newest_post: datetime | None = None  # data freshness: newest eligible post
     last_load: datetime | None = None  # ... and the last load that published
+    busiest: str | None = None  # the brand with the most mentions: the landing brand
+
+    @property
+    def default_brand(self) -> str | None:
+        """The brand a page opens on: the busiest (not the first alphabetically)."""
+        return self.busiest or (self.brands[0] if self.brands else None)
 
     def categories_of(self, touchpoint: str | None) -> tuple[str, ...]:
         """The categories under a touchpoint (all of them without one)."""

@@ -145,3 +145,16 @@ def test_competitor_picker(ui_warehouse):
     assert "vs=Delta" in re.search(
         r'id="nav-overview"[^>]*|href="[^"]*"[^>]*id="nav-overview"', odd
     ).group(0)
+
+
+def test_landing_brand_is_the_busiest_and_brand_linking_is_explained(ui_warehouse):
+    with duckdb.connect(str(ui_warehouse), read_only=True) as con:
+        ranked = con.execute(
+            "SELECT brand FROM agg_daily GROUP BY brand ORDER BY sum(mentions) DESC, brand"
+        ).fetchall()
+        alphabetical = sorted(b for (b,) in ranked)
+    busiest = ranked[0][0]
+    assert busiest != alphabetical[0]  # else the test could not tell the two rules apart
+    page = _client(ui_warehouse).get("/").text
+    assert f'<option value="{busiest}" selected>' in page
+    assert 'id="brand-linking"' in page and "not from the source's own label" in page
