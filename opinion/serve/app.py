@@ -25,6 +25,7 @@ from starlette.staticfiles import StaticFiles
 from opinion.config import Settings
 from opinion.insights import stats
 from opinion.serve import (
+    attributes,
     catalog,
     charts,
     competitors,
@@ -263,6 +264,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                     cat = cached_catalog(cur)
                     default = cat.default_brand
                     f = filters.parse(request.query_params, cat, default_brand=default)
+                    attributes.narrow(cur, f)  # review attributes: this cursor's tables
                     ctx = build_context(cur, settings, page, f, cat, counts=counts)
             except WarehouseMissing:
                 return render(
@@ -291,6 +293,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                     cat = cached_catalog(cur)
                     default = cat.default_brand
                     f = filters.parse(request.query_params, cat, default_brand=default)
+                    attributes.narrow(cur, f)
                     body = exports.csv_text(cur, f) if kind == "csv" else exports.xlsx_bytes(cur, f)
             except WarehouseMissing:
                 return PlainTextResponse("no published warehouse yet", 503, headers=_headers())

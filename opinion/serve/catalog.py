@@ -14,6 +14,7 @@ from datetime import datetime
 import duckdb
 
 from opinion.insights.stats import MIN_MENTIONS
+from opinion.serve import attributes
 from opinion.serve.filters import Catalog
 
 DEFAULT_MIN_MENTIONS = MIN_MENTIONS  # when the warehouse has no v_min_mentions
@@ -49,6 +50,7 @@ def catalog(cur) -> Catalog:
         ).fetchone()[0]
         if row[0]
         else None,
+        attributes=attributes.values(cur),
     )
 
 

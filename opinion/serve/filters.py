@@ -36,6 +36,10 @@ class Catalog:
     newest_post: datetime | None = None  # data freshness: newest eligible post
     last_load: datetime | None = None  # ... and the last load that published
     busiest: str | None = None  # the brand with the most mentions: the landing brand
+    attributes: tuple[tuple[str, tuple[str, ...]], ...] = ()  # review attributes present
+
+    def attribute_values(self, name: str) -> tuple[str, ...]:
+        return dict(self.attributes).get(name, ())
 
     @property
     def default_brand(self) -> str | None:
@@ -103,6 +107,10 @@ class Filters:
     after: Cursor | None = None  # verbatims (newest sort): the posts older than this one
     before: Cursor | None = None  # ... the posts newer than this one (the previous page)
     vs: tuple[str, ...] = ()  # competitors picked on the page (`?vs=Delta,Southwest`)
+    cabin: str | None = None  # review attributes (whitelisted; route: words it contains)
+    traveller_type: str | None = None
+    route: str | None = None
+    verified: str | None = None  # "yes" / "no"
     problems: tuple[str, ...] = field(default=())  # messages for the user, already safe text
     unknown: bool = False  # a filter named a value the warehouse does not have: show nothing
 
@@ -128,6 +136,10 @@ class Filters:
             params.append(("sort", f.sort))
         if f.vs:
             params.append(("vs", ",".join(f.vs)))
+        for key in ("cabin", "traveller_type", "route", "verified"):
+            value = getattr(f, key)
+            if value:
+                params.append((key, value))
         if f.days:
             params.append(("days", str(f.days)))
         else:
@@ -315,6 +327,18 @@ def _vs(params, catalog: Catalog, brand: str | None, problems: list[str]) -> tup
     return tuple(picked)
 
 
+def _attributes(params, catalog: Catalog, problems: list[str]) -> dict[str, str | None]:
+    """Review attributes: cabin and traveller type among the values present, verified yes/no,
+    route as words (bound, matched case-insensitively). A value not present is said and
+    ignored (the page still shows the rest)."""
+    out: dict[str, str | None] = {}
+    for key, what in (("cabin", "cabin"), ("traveller_type", "traveller type")):
+        out[key], _ = _choice(params.get(key), catalog.attribute_values(key), what, problems)
+    out["verified"], _ = _choice(params.get("verified"), ("yes", "no"), "verified", problems)
+    out["route"] = _text(params.get("route"), "route", problems)
+    return out
+
+
 def parse(params, catalog: Catalog, default_brand: str | None = None) -> Filters:
     """Filters from request query parameters (a Mapping of str → str)."""
     problems: list[str] = []
@@ -384,6 +408,7 @@ def parse(params, catalog: Catalog, default_brand: str | None = None) -> Filters
         after=after,
         before=before,
         vs=_vs(params, catalog, brand, problems),
+        **_attributes(params, catalog, problems),
         problems=tuple(problems),
         unknown=u1 or u2 or u3 or u4,
     )

@@ -46,6 +46,16 @@ def test_ratings_titles_and_brands_land_in_posts(loaded):
     assert {r[0] for r in rows} == {"Good Air", "Bad Air", "Mid Air"}
 
 
+def test_review_attributes_land_in_posts(loaded):
+    """cabin, traveller type, route and verified: from the AIRLINE_REVIEWS mapping through
+    the raw and mentions lake partitions into posts columns (migration 0014)."""
+    _, _, con = loaded
+    rows = con.execute(
+        "SELECT DISTINCT cabin, traveller_type, route, verified FROM posts"
+    ).fetchall()
+    assert rows == [("Economy Class", "Solo Leisure", "A to B", True)]
+
+
 def test_mentions_index_title_or_text(loaded):
     _, _, con = loaded
     rows = con.execute(
