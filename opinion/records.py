@@ -104,6 +104,33 @@ def parse_recommended(value: object) -> bool | None:
     raise ValueError(f"recommended must be yes or no, got {value!r}")
 
 
+_MISSING = {"", "n/a", "na", "none", "null", "-"}
+_TRUE = {"1", "true", "yes", "y", "verified"}
+_FALSE = {"0", "false", "no", "n", "unverified", "not verified"}
+
+
+def review_attribute(value: object, limit: int = 200) -> str | None:
+    """A review attribute as text: whitespace collapsed, "N/A" and blanks as missing."""
+    if value is None:
+        return None
+    text = " ".join(str(value).split())[:limit]
+    return None if text.casefold() in _MISSING else text
+
+
+def parse_flag(value: object, what: str) -> bool | None:
+    """A yes/no attribute (1/0, true/false, yes/no); None when missing, ValueError else."""
+    if value is None or isinstance(value, bool):
+        return value
+    text = str(value).strip().casefold()
+    if text in _MISSING:
+        return None
+    if text in _TRUE or text == "1.0":
+        return True
+    if text in _FALSE or text == "0.0":
+        return False
+    raise ValueError(f"{what} must be yes/no or 1/0, got {value!r}")
+
+
 @dataclass(slots=True)
 class Post:
     """One public post or review, as collected (text already redacted, author hashed)."""
@@ -124,6 +151,10 @@ class Post:
     rating_value: float | None = None  # the rating as the source gave it, on `rating_scale`
     rating_scale: str | None = None  # e.g. "1-10"; default 1-5 when a rating has none
     rating_norm: float | None = None  # rating_value on 0..1, derived
+    cabin: str | None = None  # review attributes, where the source has them ("Economy Class")
+    traveller_type: str | None = None  # "Solo Leisure", "Business", ...
+    route: str | None = None  # "London to Dublin"
+    verified: bool | None = None  # the source marks the review as a verified trip
 
     def __post_init__(self) -> None:
         if not self.source or not str(self.native_id):
@@ -144,6 +175,10 @@ class Post:
             self.rating_scale = str(scale)
         self.recommended = parse_recommended(self.recommended)
         self.title = (self.title or "").strip() or None
+        self.cabin = review_attribute(self.cabin)
+        self.traveller_type = review_attribute(self.traveller_type)
+        self.route = review_attribute(self.route)
+        self.verified = parse_flag(self.verified, "verified")
         self.post_id = self.post_id or post_id_for(self.source, self.native_id)
 
     @property
@@ -197,6 +232,10 @@ class RawRecord:
     rating_scale: str | None = None  # the source's declared scale; None = 1-5 stars
     title: str | None = None
     recommended: bool | None = None
+    cabin: str | None = None  # review attributes (see Post)
+    traveller_type: str | None = None
+    route: str | None = None
+    verified: bool | None = None
 
 
 @dataclass(slots=True)

@@ -107,6 +107,10 @@ def to_posts(
                 rating_scale=rec.rating_scale,
                 title=None if rec.title is None else title,
                 recommended=rec.recommended,
+                cabin=rec.cabin,
+                traveller_type=rec.traveller_type,
+                route=rec.route,
+                verified=rec.verified,
                 raw=json.dumps(payload, ensure_ascii=False, default=str, sort_keys=True),
             )
         except (ValueError, TypeError, OverflowError) as exc:

@@ -41,6 +41,10 @@ RAW_POSTS_SCHEMA = pa.schema(
         ("rating_value", pa.float64()),
         ("rating_scale", pa.string()),
         ("rating_norm", pa.float64()),
+        ("cabin", pa.string()),  # review attributes (issue 26)
+        ("traveller_type", pa.string()),
+        ("route", pa.string()),
+        ("verified", pa.bool_()),
     ]
 )
 
@@ -83,6 +87,7 @@ MENTIONS_SCHEMA = pa.schema(
 #: all-null in these columns instead of failing `conform`.
 OPTIONAL_COLUMNS = frozenset(
     {"title", "recommended", "rating_value", "rating_scale", "rating_norm", "in_title"}
+    | {"cabin", "traveller_type", "route", "verified"}
 )
 
 REJECTS_SCHEMA = pa.schema(

@@ -27,12 +27,14 @@ from starlette.staticfiles import StaticFiles
 from opinion.config import Settings
 from opinion.insights import stats
 from opinion.serve import (
+    attributes,
     catalog,
     charts,
     competitors,
     emerging,
     exports,
     filters,
+    manager_pages,
     reviews,
     scorecard,
     trends,
@@ -57,6 +59,7 @@ PAGES = (
     ("competitors", "/competitors", "Competitors"),
     ("trends", "/trends", "Trends"),
     ("verbatims", "/verbatims", "Verbatims"),
+    *manager_pages.PAGES,
 )
 
 
@@ -131,7 +134,7 @@ def build_context(
         ctx["net_chart"] = charts.net_bars(
             rows, lambda r: verb(touchpoint=r.label), "Net sentiment by touchpoint"
         )
-        comp = competitors.competitors(cur, f.brand, cat.brands)
+        comp = competitors.chosen(cur, f, cat.brands)
         ctx["sov"] = competitors.share_of_voice(cur, f, comp)
         ctx["sov_chart"] = charts.share_bars(ctx["sov"], f.brand) if ctx["sov"] else None
         ctx["alerts"] = emerging.alerts(cur, f)[:5]
@@ -162,8 +165,9 @@ def build_context(
             key=lambda c: -c.negative,
         )  # fmt: skip
     if page in ("competitors", "report"):
-        comp = competitors.competitors(cur, f.brand, cat.brands)
+        comp = competitors.chosen(cur, f, cat.brands)
         ctx["competitor_names"] = comp
+        ctx["competitor_default"] = competitors.competitors(cur, f.brand, cat.brands)
         bms = competitors.benchmark(cur, f, comp, minimum)
         ctx["benchmarks"] = [
             (
@@ -191,6 +195,7 @@ def build_context(
                 if start <= p.period_start <= end:
                     alert_days.setdefault(a.touchpoint, set()).add(p.period_start)
         ctx["alerts_all"] = al
+        ctx["trend_series"], ctx["trend_alert_days"] = series, alert_days  # the report's chart
         ctx["trend_chart"] = charts.lines(
             series,
             lambda tp, p: verb(
@@ -204,6 +209,8 @@ def build_context(
             cat.touchpoints,
             f.grain,
         )
+    if page in manager_pages.NAMES:
+        ctx.update(manager_pages.context(cur, page, f, verb))
     if page == "verbatims":
         vp = verbatims.verbatim_page(cur, f)
         total, mentions = counts(cur, f) if vp.posts else (0, 0)
@@ -212,9 +219,6 @@ def build_context(
         ctx["per_page"] = verbatims.VERBATIMS_PER_PAGE
         ctx["csv_url"] = "/verbatims.csv?" + f.query(page=1)
         ctx["xlsx_url"] = "/verbatims.xlsx?" + f.query(page=1)
-    if page == "report":
-        ctx["top_negative"] = verbatims.top_verbatims(cur, f, "negative")
-        ctx["top_positive"] = verbatims.top_verbatims(cur, f, "positive")
     if link:
         ctx["drill"] = drill_down(cur, f, cat, ctx.get("scores") if not f.category else None)
     return ctx
@@ -260,8 +264,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
             try:
                 with snapshot.cursor() as cur:
                     cat = cached_catalog(cur)
-                    default = cat.brands[0] if cat.brands else None
+                    default = cat.default_brand
                     f = filters.parse(request.query_params, cat, default_brand=default)
+                    attributes.narrow(cur, f)  # review attributes: this cursor's tables
                     ctx = build_context(cur, settings, page, f, cat, counts=counts)
             except WarehouseMissing:
                 return render(
@@ -288,8 +293,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
             try:
                 with snapshot.cursor() as cur:
                     cat = cached_catalog(cur)
-                    default = cat.brands[0] if cat.brands else None
+                    default = cat.default_brand
                     f = filters.parse(request.query_params, cat, default_brand=default)
+                    attributes.narrow(cur, f)
                     body = exports.csv_text(cur, f) if kind == "csv" else exports.xlsx_bytes(cur, f)
             except WarehouseMissing:
                 return PlainTextResponse("no published warehouse yet", 503, headers=_headers())

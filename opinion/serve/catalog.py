@@ -14,6 +14,7 @@ from datetime import datetime
 import duckdb
 
 from opinion.insights.stats import MIN_MENTIONS
+from opinion.serve import attributes
 from opinion.serve.filters import Catalog
 
 DEFAULT_MIN_MENTIONS = MIN_MENTIONS  # when the warehouse has no v_min_mentions
@@ -43,7 +44,14 @@ def catalog(cur) -> Catalog:
         int(minimum or DEFAULT_MIN_MENTIONS),
         tuple(sorted((t, c) for t, c in (row[5] or ()))),
         *freshness(cur),
-        left_out(cur),
+        left_out=left_out(cur),
+        busiest=cur.execute(
+            "SELECT brand FROM agg_daily WHERE brand IS NOT NULL "
+            "GROUP BY brand ORDER BY sum(mentions) DESC, brand LIMIT 1"
+        ).fetchone()[0]
+        if row[0]
+        else None,
+        attributes=attributes.values(cur),
     )
 
 

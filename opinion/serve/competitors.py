@@ -29,6 +29,11 @@ def competitors(cur, brand: str, available: tuple[str, ...]) -> list[str]:
     return [c for (c,) in listed if c in available] or others
 
 
+def chosen(cur, f: Filters, available: tuple[str, ...]) -> list[str]:
+    """The competitors picked on the page (`?vs=`), else the brand's set from the brand file."""
+    return list(f.vs) if f.vs else competitors(cur, f.brand, available)
+
+
 @dataclass
 class Benchmark:
     touchpoint: str

@@ -36,6 +36,16 @@ class Catalog:
     newest_post: datetime | None = None  # data freshness: newest eligible post
     last_load: datetime | None = None  # ... and the last load that published
     left_out: tuple[tuple[str, int], ...] = ()  # (reason, posts) of v_exclusions, most first
+    busiest: str | None = None  # the brand with the most mentions: the landing brand
+    attributes: tuple[tuple[str, tuple[str, ...]], ...] = ()  # review attributes present
+
+    def attribute_values(self, name: str) -> tuple[str, ...]:
+        return dict(self.attributes).get(name, ())
+
+    @property
+    def default_brand(self) -> str | None:
+        """The brand a page opens on: the busiest (not the first alphabetically)."""
+        return self.busiest or (self.brands[0] if self.brands else None)
 
     def categories_of(self, touchpoint: str | None) -> tuple[str, ...]:
         """The categories under a touchpoint (all of them without one)."""
@@ -97,6 +107,11 @@ class Filters:
     until: datetime | None = None  # ... inclusive
     after: Cursor | None = None  # verbatims (newest sort): the posts older than this one
     before: Cursor | None = None  # ... the posts newer than this one (the previous page)
+    vs: tuple[str, ...] = ()  # competitors picked on the page (`?vs=Delta,Southwest`)
+    cabin: str | None = None  # review attributes (whitelisted; route: words it contains)
+    traveller_type: str | None = None
+    route: str | None = None
+    verified: str | None = None  # "yes" / "no"
     problems: tuple[str, ...] = field(default=())  # messages for the user, already safe text
     unknown: bool = False  # a filter named a value the warehouse does not have: show nothing
 
@@ -120,6 +135,12 @@ class Filters:
             params.append(("until", f.until.isoformat()))
         if f.sort != "newest":
             params.append(("sort", f.sort))
+        if f.vs:
+            params.append(("vs", ",".join(f.vs)))
+        for key in ("cabin", "traveller_type", "route", "verified"):
+            value = getattr(f, key)
+            if value:
+                params.append((key, value))
         if f.days:
             params.append(("days", str(f.days)))
         else:
@@ -289,6 +310,36 @@ def resolve_period(
     return start, end
 
 
+MAX_VS = 20  # competitors picked at once
+
+
+def _vs(params, catalog: Catalog, brand: str | None, problems: list[str]) -> tuple[str, ...]:
+    """Competitors from `vs=Delta,Southwest` (or repeated `vs=`, what a multi-select sends):
+    brands in the warehouse only, the brand itself dropped; unknown names are said, not used."""
+    raws = params.getlist("vs") if hasattr(params, "getlist") else [params.get("vs")]
+    names = [n.strip() for raw in raws if raw for n in raw[: MAX_LEN * 4].split(",")]
+    picked: list[str] = []
+    for name in names[:MAX_VS]:
+        if not name:
+            continue
+        value, _ = _choice(name, catalog.brands, "competitor", problems)
+        if value and value != brand and value not in picked:
+            picked.append(value)
+    return tuple(picked)
+
+
+def _attributes(params, catalog: Catalog, problems: list[str]) -> dict[str, str | None]:
+    """Review attributes: cabin and traveller type among the values present, verified yes/no,
+    route as words (bound, matched case-insensitively). A value not present is said and
+    ignored (the page still shows the rest)."""
+    out: dict[str, str | None] = {}
+    for key, what in (("cabin", "cabin"), ("traveller_type", "traveller type")):
+        out[key], _ = _choice(params.get(key), catalog.attribute_values(key), what, problems)
+    out["verified"], _ = _choice(params.get("verified"), ("yes", "no"), "verified", problems)
+    out["route"] = _text(params.get("route"), "route", problems)
+    return out
+
+
 def parse(params, catalog: Catalog, default_brand: str | None = None) -> Filters:
     """Filters from request query parameters (a Mapping of str → str)."""
     problems: list[str] = []
@@ -358,6 +409,8 @@ def parse(params, catalog: Catalog, default_brand: str | None = None) -> Filters
         until=until,
         after=after,
         before=before,
+        vs=_vs(params, catalog, brand, problems),
+        **_attributes(params, catalog, problems),
         problems=tuple(problems),
         unknown=u1 or u2 or u3 or u4,
     )

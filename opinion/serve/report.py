@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 from opinion.config import Settings
-from opinion.serve import catalog, filters
+from opinion.serve import catalog, charts, filters, history, summary
 from opinion.serve.app import PAGES, build_context, templates
 from opinion.serve.db import Snapshot
 
@@ -54,6 +54,7 @@ def render_report(
                 )
             f = filters.Filters(brand=brand, start=s, end=e)
             ctx = build_context(cur, settings, "report", f, cat, link=False)
+            ctx.update(executive(cur, f, ctx))
     finally:
         snapshot.close()
     ctx.update(
@@ -62,6 +63,35 @@ def render_report(
         warehouse=settings.warehouse.name,
     )
     return templates().get_template("report.html").render(**ctx)
+
+
+def executive(cur, f: filters.Filters, ctx: dict) -> dict:
+    """What the report adds to the overview's numbers: the one-page summary (headline, the top
+    things to fix, what changed beyond chance, alerts, share of voice), a trend chart of the
+    top touchpoints only, and the representative verbatims of the top categories."""
+    scores, cats = ctx.get("scores") or [], ctx.get("categories") or []
+    fix_first = ctx.get("fix_first") or []
+    top = summary.top_touchpoints(scores)
+    if ctx.get("trend_series") is not None:
+        series = {tp: pts for tp, pts in ctx["trend_series"].items() if tp in top}
+        ctx["trend_chart"] = charts.lines(
+            series, lambda tp, p: None, ctx.get("trend_alert_days"), ctx["min_mentions"],
+            ctx["catalog"].touchpoints, f.grain,
+        )  # fmt: skip
+    seen: list[str] = []
+    return {
+        "headline": summary.headline(f.brand, ctx.get("total")),
+        "top_fixes": fix_first[: summary.TOP_FIXES],
+        "changes": summary.changes(ctx.get("total"), scores, cats),
+        "alert_history": history.alert_history(cur, f),
+        "trend_touchpoints": top,
+        "quotes_negative": summary.representative(
+            cur, f, summary.verbatim_categories(fix_first, cats, "negative"), "negative", seen
+        ),
+        "quotes_positive": summary.representative(
+            cur, f, summary.verbatim_categories(fix_first, cats, "positive"), "positive", seen
+        ),
+    }
 
 
 def write_report(

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from dataclasses import replace as _replace
 from datetime import UTC, datetime, timedelta
 
+import duckdb
+
 from opinion.serve.filters import Cursor, Filters
 
 VERBATIMS_PER_PAGE = 50
@@ -31,6 +33,7 @@ class Mention:
     category: str | None
     touchpoint: str | None
     matched: bool  # this mention satisfies the page's filters (the others are context)
+    in_title: bool = False  # start/end index the review's title, not its text
 
 
 @dataclass
@@ -45,6 +48,7 @@ class Post:
     created: str
     engagement: int
     mentions: list[Mention]
+    title: str | None = None  # a review's title (its mentions have `in_title`)
 
     @property
     def polarity(self) -> str:
@@ -57,30 +61,39 @@ class Post:
 
     def parts(self) -> list[tuple[str, Mention | None]]:
         """The text cut into (piece, mention or None): every aspect span highlighted once;
-        spans with bad or overlapping offsets are left out of the highlighting."""
-        text = self.text or ""
-        spans = sorted(
-            (m for m in self.mentions
-             if m.start is not None and m.end is not None and 0 <= m.start < m.end <= len(text)),
-            key=lambda m: (m.start, -m.end),
-        )  # fmt: skip
-        out: list[tuple[str, Mention | None]] = []
-        pos = 0
-        for m in spans:
-            if m.start < pos:
-                continue  # overlaps the previous span
-            if m.start > pos:
-                out.append((text[pos : m.start], None))
-            out.append((text[m.start : m.end], m))
-            pos = m.end
-        if pos < len(text):
-            out.append((text[pos:], None))
-        return out
+        spans with bad or overlapping offsets are left out of the highlighting. Mentions
+        found in the title index the title, so they are never marked here."""
+        return _cut(self.text or "", [m for m in self.mentions if not m.in_title])
+
+    def title_parts(self) -> list[tuple[str, Mention | None]]:
+        """The title cut the same way, with the title's own mentions."""
+        return _cut(self.title or "", [m for m in self.mentions if m.in_title])
 
     @property
     def safe_url(self) -> str | None:
         u = self.url or ""
         return u if u.startswith(("https://", "http://")) else None
+
+
+def _cut(text: str, mentions: list[Mention]) -> list[tuple[str, Mention | None]]:
+    """`text` cut into (piece, mention or None) at the mentions' offsets."""
+    spans = sorted(
+        (m for m in mentions
+         if m.start is not None and m.end is not None and 0 <= m.start < m.end <= len(text)),
+        key=lambda m: (m.start, -m.end),
+    )  # fmt: skip
+    out: list[tuple[str, Mention | None]] = []
+    pos = 0
+    for m in spans:
+        if m.start < pos:
+            continue  # overlaps the previous span
+        if m.start > pos:
+            out.append((text[pos : m.start], None))
+        out.append((text[m.start : m.end], m))
+        pos = m.end
+    if pos < len(text):
+        out.append((text[pos:], None))
+    return out
 
 
 # The verbatim queries read the `verbatims` table: the rows of `v_verbatims` (eligible mentions
@@ -254,16 +267,55 @@ def verbatim_page(cur, f: Filters, limit: int = VERBATIMS_PER_PAGE) -> VerbatimP
         more, keys = len(keys) > limit, keys[:limit]
     if not keys:
         return VerbatimPage([], number)
+    return VerbatimPage(cards(cur, f, keys), number, more, keys[0], keys[-1])
+
+
+def cards(cur, f: Filters, keys: list[Cursor]) -> list[Post]:
+    """The cards of these posts ((created_at, post_id) keys), in the keys' order, with the
+    mentions matching `f` marked."""
+    if not keys:
+        return []
     ids = [pid for _, pid in keys]
     times = [created for created, _ in keys]
     rows = cur.execute(
         _CARDS,
-        {**params, "ids": ids,
+        {**_verbatim_params(f), "ids": ids,
          "d0": min(times).astimezone(UTC).date(), "d1": max(times).astimezone(UTC).date()},
     ).fetchall()  # fmt: skip
     order = {pid: i for i, pid in enumerate(ids)}
     posts = sorted(_posts(rows), key=lambda p: order[p.post_id])
-    return VerbatimPage(posts, number, more, keys[0], keys[-1])
+    _add_titles(cur, posts, min(times), max(times))
+    return posts
+
+
+def _add_titles(cur, posts: list[Post], first: datetime, last: datetime) -> None:
+    """Reviews' titles and which mentions index them (`verbatims` has neither): the page's
+    posts by their time range first (zone maps: a few row groups), and the mentions only when
+    one of them has a title, so a page of tweets costs one small lookup."""
+    ids = [p.post_id for p in posts]
+    try:
+        titles = dict(
+            cur.execute(
+                "SELECT post_id, title FROM posts WHERE created_at BETWEEN $a AND $b "
+                "AND title IS NOT NULL AND post_id IN (SELECT unnest($ids))",
+                {"a": first, "b": last, "ids": ids},
+            ).fetchall()
+        )
+        in_title = set()
+        if titles:
+            in_title = {
+                mid for (mid,) in cur.execute(
+                    "SELECT mention_id FROM mentions WHERE in_title "
+                    "AND post_id IN (SELECT unnest($ids))",
+                    {"ids": list(titles)},
+                ).fetchall()
+            }  # fmt: skip
+    except duckdb.Error:  # a warehouse from before reviews (migration 0004)
+        return
+    for p in posts:
+        p.title = titles.get(p.post_id)
+        for m in p.mentions:
+            m.in_title = m.mention_id in in_title
 
 
 def verbatims(cur, f: Filters, limit: int = VERBATIMS_PER_PAGE) -> tuple[int, list[Post]]:
@@ -272,12 +324,6 @@ def verbatims(cur, f: Filters, limit: int = VERBATIMS_PER_PAGE) -> tuple[int, li
         return 0, []
     total, _ = verbatim_counts(cur, f)
     return total, verbatim_page(cur, f, limit).posts
-
-
-def top_verbatims(cur, f: Filters, polarity: str, limit: int = 5) -> list[Post]:
-    """The newest posts with a mention of one polarity (for the static report)."""
-    g = _replace(f, polarity=polarity, page=1, sort="newest", after=None, before=None)
-    return verbatim_page(cur, g, limit=limit).posts
 
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "|", "%")

@@ -24,8 +24,10 @@ from opinion.records import (
     RatingScale,
     RawRecord,
     Reject,
+    parse_flag,
     parse_rating,
     parse_recommended,
+    review_attribute,
 )
 from opinion.sources.timeparse import parse_timestamp
 
@@ -39,6 +41,10 @@ FIELDS = (
     "rating",
     "title",
     "recommended",
+    "cabin",
+    "traveller_type",
+    "route",
+    "verified",
 )
 REQUIRED = ("native_id", "text", "created_at")
 
@@ -97,6 +103,10 @@ AIRLINE_REVIEWS = {
     "title": "title",
     "rating": "rating",
     "recommended": "recommended",
+    "cabin": "cabin",
+    "traveller_type": "traveller_type",
+    "route": "route",
+    "verified": "verified",
 }
 
 
@@ -154,6 +164,10 @@ def to_record(row: dict, cfg: FileSourceConfig) -> RawRecord | Reject:
         recommended = parse_recommended(get("recommended"))
     except ValueError as exc:
         return Reject(cfg.source, _dump(row), f"bad recommended: {exc}")
+    try:
+        verified = parse_flag(get("verified"), "verified")
+    except ValueError as exc:
+        return Reject(cfg.source, _dump(row), f"bad verified: {exc}")
     title = get("title")
     native_id = str(get("native_id")).strip()
     url = get("url")
@@ -173,6 +187,10 @@ def to_record(row: dict, cfg: FileSourceConfig) -> RawRecord | Reject:
         rating_scale=None if rating is None else str(scale),
         title=None if title is None else clean_title(str(title)),
         recommended=recommended,
+        cabin=review_attribute(get("cabin")),
+        traveller_type=review_attribute(get("traveller_type")),
+        route=review_attribute(get("route")),
+        verified=verified,
     )
 
 

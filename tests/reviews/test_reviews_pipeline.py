@@ -46,6 +46,16 @@ def test_ratings_titles_and_brands_land_in_posts(loaded):
     assert {r[0] for r in rows} == {"Good Air", "Bad Air", "Mid Air"}
 
 
+def test_review_attributes_land_in_posts(loaded):
+    """cabin, traveller type, route and verified: from the AIRLINE_REVIEWS mapping through
+    the raw and mentions lake partitions into posts columns (migration 0014)."""
+    _, _, con = loaded
+    rows = con.execute(
+        "SELECT DISTINCT cabin, traveller_type, route, verified FROM posts"
+    ).fetchall()
+    assert rows == [("Economy Class", "Solo Leisure", "A to B", True)]
+
+
 def test_mentions_index_title_or_text(loaded):
     _, _, con = loaded
     rows = con.execute(
@@ -103,3 +113,37 @@ def test_dashboard_and_report_show_review_indices(loaded, tmp_path):
     report = render_report(settings, "Bad Air", None, None, None)
     assert 'id="review-indices"' in report
     assert "insufficient data (4 ratings; 30 needed)" in report
+
+
+def test_review_cards_mark_title_mentions_in_the_title(loaded):
+    """A mention found in the title is marked in the card's title at the title's offsets, never
+    inside the body at the same numbers (issue 26: "[Very good ]flight…")."""
+    import html
+    import re
+
+    from starlette.testclient import TestClient
+
+    from opinion.serve.app import create_app
+
+    settings, _, con = loaded
+    expected = con.execute(
+        "SELECT p.post_id, list(m.term ORDER BY m.start) FILTER (WHERE m.in_title), "
+        "list(m.term ORDER BY m.start) FILTER (WHERE NOT m.in_title) "
+        "FROM posts p JOIN mentions m USING (post_id) WHERE p.brand = 'Bad Air' "
+        "AND m.term IS NOT NULL AND m.start IS NOT NULL GROUP BY p.post_id"
+    ).fetchall()
+    assert any(t for _, t, _ in expected), "no title mention to check"
+    page = TestClient(create_app(settings)).get("/verbatims", params={"brand": "Bad Air"}).text
+    cards = re.findall(r'<li class="\w+" data-post="([^"]+)">(.*?)</li>', page, re.S)
+    assert cards
+    by_id = {pid: (t or [], b or []) for pid, t, b in expected}
+
+    def marked(part: str) -> list[str]:
+        return [html.unescape(x) for x in re.findall(r"<mark[^>]*>(.*?)</mark>", part)]
+
+    for pid, card in cards:
+        title = re.search(r'<div class="title"><strong>(.*?)</strong></div>', card, re.S)
+        body = re.search(r'<div class="text">(.*?)</div>', card, re.S).group(1)
+        want_title, want_body = by_id.get(pid, ([], []))
+        assert (marked(title.group(1)) if title else []) == want_title
+        assert marked(body) == want_body

@@ -48,7 +48,7 @@ def test_brand_touchpoint_verbatims_flow(browser, server, artifacts):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select
 
-    browser.get(server.url + "/")
+    browser.get(server.url + "/?brand=American")  # the landing brand is the busiest, United
     assert "Overview" in browser.title
     shot(browser, artifacts, "01-overview-default")
     # pick the brand: the select submits the form (static/app.js)

@@ -12,7 +12,7 @@ import pytest
 
 from .test_browser import query_of, shot, wait_for
 
-ROUTES = ["/", "/map", "/competitors", "/trends", "/verbatims"]
+ROUTES = ["/", "/map", "/competitors", "/trends", "/verbatims", "/alerts", "/drivers"]
 
 BOXES_JS = """
 const svg = arguments[0];
