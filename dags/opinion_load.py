@@ -13,16 +13,11 @@ than `max_load_lag_hours` for the load: freshness by load time, not post age. A 
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from airflow.sdk import (
     Asset,
     AssetOrTimeSchedule,
     CronTriggerTimetable,
-    DeadlineAlert,
-    DeadlineReference,
     Param,
-    SyncCallback,
     dag,
     get_current_context,
     task,
@@ -49,11 +44,7 @@ from opinion import orchestration as orch
             description="freshness: longest a mentions partition may wait for the load",
         ),
     },  # fmt: skip
-    deadline=DeadlineAlert(
-        reference=DeadlineReference.DAGRUN_QUEUED_AT,
-        interval=timedelta(hours=orch.LOAD_DEADLINE_H),
-        callback=SyncCallback(orch.DEADLINE_CALLBACK, kwargs={"what": "opinion_load not done"}),
-    ),
+    deadline=orch.load_deadline(),
     doc_md=__doc__,
 )
 def opinion_load():

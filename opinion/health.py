@@ -174,7 +174,8 @@ def check_load_lag(s: Settings, max_hours: float | None = None) -> dict:
     limit = DEFAULT_MAX_LOAD_LAG_H if max_hours is None else float(max_hours)
     started = time.time()
     found = backlog(s)
-    lag = round(found.lag_hours(), 2)
+    exact = found.lag_hours()
+    lag = round(exact, 3)
     report = {
         "known": found.known,
         "unloaded_partitions": found.waiting,
@@ -186,7 +187,7 @@ def check_load_lag(s: Settings, max_hours: float | None = None) -> dict:
         log.warning("freshness: no published warehouse readable here, nothing to compare")
         return report
     log.info("freshness: %d partitions wait for the load, oldest %.2f h", found.waiting, lag)
-    if lag > limit:
+    if found.waiting and exact > limit:
         examples = ", ".join(found.partitions[:3])
         raise StaleWarehouse(
             f"{found.waiting} mentions partitions not loaded, the oldest for {lag:.1f} h "

@@ -450,6 +450,23 @@ def param_overrides(params: dict | None) -> Iterator[dict[str, str]]:
                 os.environ[env] = value
 
 
+def load_deadline() -> Any:
+    """`opinion_load`'s `DeadlineAlert`: a run not done `LOAD_DEADLINE_H` hours after it was
+    queued calls `opinion.notify.deadline_missed` (by import path, in the executor). None when
+    `OPINION_LOAD_DEADLINE_H` is 0: Airflow 3.3.2's `dag.test()` cannot finish a run of a DAG
+    with a deadline (it looks the alerts up by id and gets the definitions), so the tests that
+    run the DAGs with dag.test switch it off; the scheduler path is unaffected."""
+    if LOAD_DEADLINE_H <= 0:
+        return None
+    from airflow.sdk import DeadlineAlert, DeadlineReference, SyncCallback
+
+    return DeadlineAlert(
+        reference=DeadlineReference.DAGRUN_QUEUED_AT,
+        interval=timedelta(hours=LOAD_DEADLINE_H),
+        callback=SyncCallback(DEADLINE_CALLBACK, kwargs={"what": "opinion_load not done"}),
+    )
+
+
 def failure_callbacks() -> list:
     """The notifier (log + webhook + e-mail, `opinion.notify`), imported here so that this
     module stays free of Airflow at import time."""

@@ -68,7 +68,7 @@ def _last_json(prefix: str, output: str) -> dict:
 
 @pytest.fixture(scope="module")
 def dagbag(tmp_path_factory) -> dict:
-    env = airflow_env(tmp_path_factory.mktemp("airflow_home"))
+    env = airflow_env(tmp_path_factory.mktemp("airflow_home"), OPINION_LOAD_DEADLINE_H="4")
     done = subprocess.run(
         [sys.executable, "-c", INSPECT % str(DAGS)],
         env=env, cwd=REPO, capture_output=True, text=True, timeout=600,
