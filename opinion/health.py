@@ -109,17 +109,13 @@ def loaded_fingerprints(snapshot: Path) -> dict[str, str] | None:
 
 
 def _written_at(part: Any) -> datetime | None:
-    """When the partition's mentions file was last written (local mtime, S3 LastModified)."""
+    """When the partition's mentions file was last written (local mtime; on object storage
+    the store's LastModified through universal_pathlib's stat); None when it cannot be told."""
     try:
-        info = part.lake.fs.info(str(part.file("mentions")))
-    except (OSError, AttributeError):
+        mtime = float(part.file("mentions").stat().st_mtime)
+    except Exception:  # noqa: BLE001 - a store without times: the lag is unknown, not an error
         return None
-    value = info.get("mtime") or info.get("LastModified") or info.get("created")
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
-    if isinstance(value, int | float):
-        return datetime.fromtimestamp(value, tz=UTC)
-    return None
+    return datetime.fromtimestamp(mtime, tz=UTC) if mtime > 0 else None
 
 
 def backlog(s: Settings) -> Backlog:

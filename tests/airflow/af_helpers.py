@@ -8,6 +8,7 @@ import base64
 import csv
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -81,3 +82,13 @@ def write_demo_slice(path: Path, rows: int) -> Path:
                 break
             writer.writerow(row)
     return path
+
+
+def asset_events(env: dict[str, str], uri: str) -> int:
+    """Asset events Airflow recorded for `uri` in this AIRFLOW_HOME's metadata DB (SQLite)."""
+    with sqlite3.connect(f"{env['AIRFLOW_HOME']}/airflow.db") as con:
+        row = con.execute(
+            "SELECT count(*) FROM asset_event e JOIN asset a ON a.id = e.asset_id WHERE a.uri = ?",
+            [uri],
+        ).fetchone()
+    return int(row[0])

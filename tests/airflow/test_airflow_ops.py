@@ -8,24 +8,13 @@ from __future__ import annotations
 import contextlib
 import json
 import socket
-import sqlite3
 import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
-from af_helpers import airflow_env, init_airflow_home, run_dag, write_demo_slice
+from af_helpers import airflow_env, asset_events, init_airflow_home, run_dag, write_demo_slice
 
 RAW, MENTIONS = "opinion://lake/raw", "opinion://lake/mentions"
-
-
-def _events(env, uri: str) -> int:
-    """Asset events Airflow recorded for `uri` (the metadata DB of this AIRFLOW_HOME)."""
-    with sqlite3.connect(f"{env['AIRFLOW_HOME']}/airflow.db") as con:
-        row = con.execute(
-            "SELECT count(*) FROM asset_event e JOIN asset a ON a.id = e.asset_id WHERE a.uri = ?",
-            [uri],
-        ).fetchone()
-    return int(row[0])
 
 
 def _states(summary: dict) -> dict[str, str]:
@@ -77,7 +66,7 @@ def test_a_retry_after_a_lost_success_still_wakes_the_load(env, demo_slice_data)
     # round 1: the whole chain, so a published snapshot exists
     for dag_id in ("opinion_collect", "opinion_extract", "opinion_load"):
         _ok(run_dag(env, dag_id))
-    assert _events(env, MENTIONS) == 1
+    assert asset_events(env, MENTIONS) == 1
 
     # more rows arrive; collect them; the extract attempt does its work and "dies" before
     # reporting success, so its retry (a new run here) finds nothing pending
@@ -93,7 +82,7 @@ def test_a_retry_after_a_lost_success_still_wakes_the_load(env, demo_slice_data)
     states = _states(_ok((rc, summary, output)))
     assert states["extracted"] == "success", output[-4000:]  # emitted, not skipped: no stall
     assert "not in the published warehouse" in output
-    assert _events(env, MENTIONS) == 2
+    assert asset_events(env, MENTIONS) == 2
 
     summary = _ok(run_dag(env, "opinion_load"))
     assert _states(summary)["freshness"] == "success"
@@ -103,7 +92,7 @@ def test_a_retry_after_a_lost_success_still_wakes_the_load(env, demo_slice_data)
     # nothing waits now: a further extract run emits nothing (no pointless load)
     rc, summary, output = run_dag(env, "opinion_extract")
     assert _states(_ok((rc, summary, output)))["extracted"] == "skipped", output[-4000:]
-    assert _events(env, MENTIONS) == 2
+    assert asset_events(env, MENTIONS) == 2
 
 
 class _Hook(BaseHTTPRequestHandler):
@@ -189,7 +178,7 @@ def test_a_failing_job_blocks_no_healthy_job_and_reaches_a_person(env, tmp_path,
     assert by_job["airline_tweets"]["state"] == "success"  # the healthy job's data went on
     assert by_job["gone"]["state"] == "failed" and by_job["gone"]["try_number"] == 1
     assert _states(summary)["all_jobs_ok"] == "upstream_failed"  # the run is red
-    assert _events(env, RAW) == 1  # emitted by the healthy job's own task
+    assert asset_events(env, RAW) == 1  # emitted by the healthy job's own task
     (hook,) = channels["hook"]
     assert hook["path"] == "/hooks/ops" and hook["auth"] == "Bearer hook-token"
     assert "task=collect_one" in hook["body"]["text"] and "terminal" in hook["body"]["text"]
