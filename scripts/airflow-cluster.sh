@@ -135,7 +135,7 @@ start_s3() {
   OPINION_S3_ENDPOINT_URL="$OPINION_CLUSTER_ENDPOINT" PYTHONPATH="$_repo" \
     "$VENV/bin/python" -c "
 import os
-from opinion.storage import lake_path
+from opinion.lake.storage import lake_path
 root = lake_path(os.environ['OPINION_LAKE'])
 bucket = root.path.split('/')[0]
 if not root.fs.exists(bucket):
