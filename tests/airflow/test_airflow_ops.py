@@ -212,3 +212,52 @@ def test_deadline_callback_and_broken_channels(channels, monkeypatch):
     monkeypatch.delenv("AIRFLOW_CONN_OPINION_ALERT_SMTP")
     out = deliver("subject", "text")
     assert out["webhook"].startswith("failed: ") and out["email"] == "not configured"
+
+
+def test_run_params_override_the_collect_guards_for_that_run_only(monkeypatch):
+    import os
+
+    from opinion.collect.partitions import max_reject_ratio, min_rows_ratio
+    from opinion.orchestration import param_overrides
+
+    monkeypatch.setenv("OPINION_MIN_ROWS_RATIO", "0.5")
+    monkeypatch.delenv("OPINION_MAX_REJECT_RATIO", raising=False)
+    with param_overrides({"min_rows_ratio": 0, "max_reject_ratio": None}) as applied:
+        assert applied == {"OPINION_MIN_ROWS_RATIO": "0"}
+        assert min_rows_ratio() == 0.0 and max_reject_ratio() == 0.1  # null keeps the default
+    assert os.environ["OPINION_MIN_ROWS_RATIO"] == "0.5"  # restored after the run's task
+    with param_overrides({"max_reject_ratio": 0.3}):
+        assert max_reject_ratio() == 0.3
+    assert "OPINION_MAX_REJECT_RATIO" not in os.environ
+
+
+def test_a_retry_waits_for_the_orphan_holding_a_partition(tmp_path):
+    """F3: another process (an orphan of a killed attempt) holds a partition's write lease; the
+    retry's extract waits for it instead of writing the same partition at the same time."""
+    import subprocess
+    import sys
+    import time
+
+    from opinion.config import Settings
+    from opinion.health import extract_lease
+
+    s = Settings.from_env(lake_dir=tmp_path / "lake", state_dir=tmp_path / "state")
+    lock = tmp_path / "lake" / ".locks" / "extract-airline_tweets-2015-02-17.lock"
+    marker = tmp_path / "holding"
+    orphan = subprocess.Popen(
+        [sys.executable, "-c",
+         "import sys, time; from filelock import FileLock; l = FileLock(sys.argv[1]); "
+         "l.acquire(); open(sys.argv[2], 'w').close(); time.sleep(1.5)",
+         str(lock), str(marker)],
+    )  # fmt: skip
+    try:
+        while not marker.exists():
+            assert orphan.poll() is None, "the orphan stand-in died before taking the lease"
+            time.sleep(0.05)
+        with extract_lease(s, "airline_tweets/2015-02-17") as waited:
+            assert waited  # it had to wait: the caller then re-checks what is still pending
+        with extract_lease(s, "airline_tweets/2015-02-17") as waited:
+            assert not waited
+    finally:
+        orphan.kill()
+        orphan.wait()
