@@ -211,7 +211,8 @@ def failure_summary(context: dict) -> str:
     task_id = getattr(ti, "task_id", "?")
     map_index = getattr(ti, "map_index", -1)
     if map_index is not None and map_index >= 0:
-        task_id = f"{task_id}[{map_index}]"
+        # the job / chunk name when Airflow rendered it already (it does so at the task's end)
+        task_id = f"{task_id}[{getattr(ti, 'rendered_map_index', None) or map_index}]"
     try_number = getattr(ti, "try_number", "?")
     run_id = getattr(ti, "run_id", None) or context.get("run_id", "?")
     return (
