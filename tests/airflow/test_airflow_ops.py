@@ -261,3 +261,31 @@ def test_a_retry_waits_for_the_orphan_holding_a_partition(tmp_path):
     finally:
         orphan.kill()
         orphan.wait()
+
+
+def test_an_empty_input_file_warns_once(tmp_path, monkeypatch, caplog):
+    """F6: a header-only file is collected as nothing, with a warning the first time it is
+    read (not on every unchanged re-run)."""
+    import logging
+
+    from opinion import orchestration as orch
+
+    empty = tmp_path / "empty.csv"
+    empty.write_text("tweet_id,airline_sentiment,airline,text,tweet_created\n")
+    config = tmp_path / "opinion.yaml"
+    config.write_text(
+        "version: 1\njobs:\n  - name: empty\n    source: files\n    options:\n"
+        f'      path: "{empty}"\n      name: empty\n      mapping: AIRLINE_TWEETS\n'
+    )
+    for key, value in {
+        "OPINION_CONFIG": config, "OPINION_LAKE": tmp_path / "lake",
+        "OPINION_STATE": tmp_path / "state", "OPINION_AUTHOR_SALT": "test-salt-not-secret",
+    }.items():  # fmt: skip
+        monkeypatch.setenv(key, str(value))
+    with caplog.at_level(logging.WARNING, logger="opinion.orchestration"):
+        first = orch.collect("empty")
+    assert first["read"] == 0 and first["warnings"] == ["empty input"]
+    assert "the input held 0 records" in caplog.text
+    caplog.clear()
+    again = orch.collect("empty")  # unchanged: not re-read, no new warning
+    assert "warnings" not in again and "0 records" not in caplog.text
