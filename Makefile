@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 PIP_FLAGS := --disable-pip-version-check -q $(if $(wildcard /opt/wheels),--find-links /opt/wheels,)
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test venv lint format bench train airflow airflow-cluster airflow-cluster-stop cluster-check constraints clean
+.PHONY: demo test venv lint format bench train airflow airflow-stop airflow-cluster airflow-cluster-stop cluster-check constraints clean
 
 venv: $(STAMP)
 
@@ -50,6 +50,10 @@ train: venv
 airflow: venv
 	scripts/airflow-standalone.sh
 
+# end `make airflow` from another shell: Airflow and the task processes it started
+airflow-stop:
+	scripts/airflow-standalone.sh stop
+
 # A multi-worker deployment on this machine: CeleryExecutor, PostgreSQL, Redis, two Celery
 # workers, the lake on S3-compatible storage (needs: apt-get install postgresql redis-server).
 # See docs/airflow.md "Multi-worker deployment".
@@ -66,5 +70,10 @@ cluster-check: venv
 constraints: venv
 	$(VENV)/bin/pip freeze --exclude-editable | grep -v "^opinion" | sed "s/+cpu$$//" > constraints.txt
 
+# keeps data/state/author_salt: a new salt would change every author hash in a later load
 clean:
-	rm -rf data/lake data/warehouse data/state
+	rm -rf data/lake data/warehouse
+	@if [ -d data/state ]; then \
+	  find data/state -mindepth 1 -maxdepth 1 ! -name author_salt -exec rm -rf {} +; \
+	  if [ -e data/state/author_salt ]; then echo "kept data/state/author_salt"; fi; \
+	fi

@@ -2,10 +2,13 @@
 model version, in chunks balanced by rows (one mapped task per chunk, the models load once
 per task, one log line per partition).
 
-Scheduled by the asset `opinion://lake/raw` (i.e. after each collect that changed the lake);
-emits `opinion://lake/mentions`, which schedules `opinion_load`, only when it extracted
-something. Trigger it by hand after changing `OPINION_MODEL` to backfill a new model version
-over the whole history.
+Scheduled by the asset `opinion://lake/raw` (i.e. after each collect that changed the lake).
+`extracted` emits `opinion://lake/mentions`, which schedules `opinion_load`, whenever the lake
+holds mentions partitions the published warehouse has not loaded, whatever this attempt did:
+a retry whose first attempt extracted everything but could not report success still wakes
+the load. Each partition is extracted under a write lease, so a retry never races an orphan of
+a killed attempt. Trigger it by hand after changing `OPINION_MODEL` to backfill a new model
+version over the whole history.
 """
 
 from __future__ import annotations
@@ -47,10 +50,14 @@ def opinion_extract():
         ctx["chunk_label"] = orch.chunk_label(names)  # type: ignore[typeddict-unknown-key]
         return orch.run_task(orch.extract, names)
 
-    @task(trigger_rule="none_failed", outlets=[Asset(orch.MENTIONS_ASSET)])
+    @task(
+        trigger_rule="none_failed",
+        outlets=[Asset(orch.MENTIONS_ASSET)],
+        execution_timeout=timedelta(minutes=15),
+    )
     def extracted(reports: list[dict]):
-        """Emit the mentions asset only when a chunk extracted something (else skipped)."""
-        return orch.emit_if_changed(reports, "partitions")
+        """Emit the mentions asset when mentions wait for the load (else skipped)."""
+        return orch.run_task(orch.emit_mentions, reports)
 
     extracted(extract_chunk.expand(names=plan()))
 

@@ -11,14 +11,16 @@ the few Airflow names they need lazily.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 from opinion.config import Settings
+from opinion.health import failure_summary, first_line
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +29,13 @@ RAW_ASSET = "opinion://lake/raw"
 MENTIONS_ASSET = "opinion://lake/mentions"
 #: Airflow pool serialising the single DuckDB writer (created with 1 slot by `make airflow`).
 DUCKDB_POOL = "opinion_duckdb"
+#: `opinion_load`'s deadline: a run not done this many hours after it was queued alerts
+#: (`OPINION_LOAD_DEADLINE_H`; e.g. the writer worker is down and the load sits queued).
+LOAD_DEADLINE_H = float(os.environ.get("OPINION_LOAD_DEADLINE_H", "4"))
+#: The missed-deadline callback, by import path (runs in the executor, see opinion.notify).
+DEADLINE_CALLBACK = "opinion.notify.deadline_missed"
+#: Default of `opinion_load`'s param `max_load_lag_hours` (opinion.health.check_load_lag).
+MAX_LOAD_LAG_H = float(os.environ.get("OPINION_MAX_LOAD_LAG_H", "12"))
 #: Celery queue of the load task: exactly one worker listens to it, the one holding the
 #: warehouse file (LocalExecutor ignores queues).
 WRITER_QUEUE = "opinion_writer"
@@ -134,6 +143,10 @@ def collect(name: str, since: datetime | None = None, until: datetime | None = N
             log.info("job %s: collecting from its cursor (%s has no window)", name, job.source)
         report = _job_report(name, collect_job(s, name))
     report["changed"] = bool(report.get("partitions_written") or report.get("retracted"))
+    if report.get("pages") and not report.get("read"):
+        # F6: an empty (or header-only) file is not an error, but an operator should see it
+        log.warning("job %s: the input held 0 records (an empty file?): nothing collected", name)
+        report["warnings"] = ["empty input"]
     log.info(
         "job %s: read %s, posts %s, rejected %s, partitions written %s, unchanged %s%s",
         name, report.get("read", 0), report.get("posts", 0), report.get("rejected", 0),
@@ -247,6 +260,7 @@ def extract(names: Sequence[str]) -> dict:
     import time
 
     from opinion.extract.stage import extract_partitions, load_engine, pending_partitions
+    from opinion.health import extract_lease
 
     s = settings()
     still = set(pending_partitions(s))
@@ -265,7 +279,11 @@ def extract(names: Sequence[str]) -> dict:
     total["model_version"] = engine.version
     for i, name in enumerate(todo, 1):
         t0 = time.time()
-        report = extract_partitions(s, [name], engine=engine)
+        with extract_lease(s, name) as waited:
+            if waited and name not in set(pending_partitions(s)):
+                log.info("extract %d/%d %s: done by the process we waited for", i, len(todo), name)
+                continue
+            report = extract_partitions(s, [name], engine=engine)
         for key in ("partitions", "posts", "english", "mentions", "errors"):
             total[key] += int(report.get(key, 0) or 0)
         took = time.time() - t0
@@ -276,6 +294,22 @@ def extract(names: Sequence[str]) -> dict:
         )  # fmt: skip
     total["seconds"] = round(time.time() - started, 1)
     return _jsonable(total)
+
+
+def emit_mentions(reports: Sequence[dict | None]) -> dict:
+    """`extracted`'s rule (opinion.health.emit_mentions): the mentions asset follows the lake
+    and the published warehouse, not this attempt; raises Airflow's skip when nothing waits."""
+    from opinion.health import emit_mentions as rule
+
+    return rule(settings(), sum_reports(list(reports)))
+
+
+def freshness(max_hours: float | None = None) -> dict:
+    """`opinion_load`'s freshness check by load lag (opinion.health.check_load_lag): raises
+    `StaleWarehouse` (terminal, so alerted at once) when mentions wait too long for the load."""
+    from opinion.health import check_load_lag
+
+    return check_load_lag(settings(), max_hours)
 
 
 def sum_reports(reports: Sequence[dict | None]) -> dict:
@@ -334,14 +368,18 @@ def load() -> dict:
 def is_terminal(exc: BaseException) -> bool:
     """Errors that retrying cannot fix: an invalid job (`ConfigError`), a missing input file,
     a batch failing the collect data-quality guards (`CollectQualityError`), a source's
-    `TerminalError` (bad credentials, gone endpoint) and a failed warehouse gate
-    (`QualityError`)."""
+    `TerminalError` (bad credentials, gone endpoint), a failed warehouse gate
+    (`QualityError`) and a warehouse lagging the lake (`StaleWarehouse`)."""
     from opinion.collect.partitions import CollectQualityError
+    from opinion.health import StaleWarehouse
     from opinion.sources.config import ConfigError
     from opinion.sources.errors import TerminalError
     from opinion.warehouse.quality import QualityError
 
-    terminal = (ConfigError, CollectQualityError, FileNotFoundError, TerminalError, QualityError)
+    terminal = (
+        ConfigError, CollectQualityError, FileNotFoundError, TerminalError, QualityError,
+        StaleWarehouse,
+    )  # fmt: skip
     return isinstance(exc, terminal)
 
 
@@ -350,15 +388,6 @@ def is_transient(exc: BaseException) -> bool:
     from opinion.sources.errors import TransientError
 
     return isinstance(exc, TransientError)
-
-
-def first_line(exc: BaseException | str | None) -> str:
-    if exc is None:
-        return "-"
-    text = str(exc).strip()
-    line = text.splitlines()[0] if text else ""
-    name = exc.__class__.__name__ if isinstance(exc, BaseException) else ""
-    return f"{name}: {line}" if name and line else (name or line or "-")
 
 
 def run_task(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -377,25 +406,80 @@ def run_task(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         raise
 
 
-def failure_summary(context: dict) -> str:
-    """One line for a failed task: dag, task (map index), try, first line of the exception."""
-    ti = context.get("ti") or context.get("task_instance")
-    dag_id = getattr(ti, "dag_id", None) or getattr(context.get("dag"), "dag_id", "?")
-    task_id = getattr(ti, "task_id", "?")
-    map_index = getattr(ti, "map_index", -1)
-    if map_index is not None and map_index >= 0:
-        task_id = f"{task_id}[{map_index}]"
-    try_number = getattr(ti, "try_number", "?")
-    run_id = getattr(ti, "run_id", None) or context.get("run_id", "?")
-    return (
-        f"opinion task failed: dag={dag_id} task={task_id} run={run_id} try={try_number} "
-        f"error={first_line(context.get('exception'))}"
+def on_failure(context: dict) -> None:
+    """Log the one-line summary only (the DAGs use `opinion.notify.OpinionNotifier`, which
+    logs it and sends it to the configured webhook / e-mail)."""
+    log.error(failure_summary(context))
+
+
+def collect_retry() -> dict:
+    """`collect_one`'s short retry budget (F4): 2 retries, 30 s then 60 s, so a failing
+    network source settles within about 2 minutes instead of holding its run for 15; the
+    connectors already back off inside a try on 429/5xx. `OPINION_AIRFLOW_RETRY_DELAY_S`
+    shortens the first delay."""
+    delay = min(30.0, float(os.environ.get("OPINION_AIRFLOW_RETRY_DELAY_S", "30")))
+    return {
+        "retries": 2,
+        "retry_delay": timedelta(seconds=delay),
+        "retry_exponential_backoff": 2.0,
+        "max_retry_delay": timedelta(minutes=2),
+    }
+
+
+#: DAG params that override an `OPINION_*` guard for one run (F7): param name -> variable.
+OVERRIDES = {
+    "min_rows_ratio": "OPINION_MIN_ROWS_RATIO",
+    "max_reject_ratio": "OPINION_MAX_REJECT_RATIO",
+}
+
+
+@contextlib.contextmanager
+def param_overrides(params: dict | None) -> Iterator[dict[str, str]]:
+    """Set the `OVERRIDES` a run's params give (null = keep the environment's) for the block
+    only, and restore them after: trigger a run with `{"min_rows_ratio": 0}` instead of
+    restarting every process with `OPINION_MIN_ROWS_RATIO=0`."""
+    applied = {
+        env: str(params[key])
+        for key, env in OVERRIDES.items()
+        if params and params.get(key) is not None
+    }
+    saved = {env: os.environ.get(env) for env in applied}
+    for env, value in applied.items():
+        log.warning("override for this run: %s=%s (DAG param)", env, value)
+        os.environ[env] = value
+    try:
+        yield applied
+    finally:
+        for env, value in saved.items():
+            if value is None:
+                os.environ.pop(env, None)
+            else:
+                os.environ[env] = value
+
+
+def load_deadline() -> Any:
+    """`opinion_load`'s `DeadlineAlert`: a run not done `LOAD_DEADLINE_H` hours after it was
+    queued calls `opinion.notify.deadline_missed` (by import path, in the executor). None when
+    `OPINION_LOAD_DEADLINE_H` is 0: Airflow 3.3.2's `dag.test()` cannot finish a run of a DAG
+    with a deadline (it looks the alerts up by id and gets the definitions), so the tests that
+    run the DAGs with dag.test switch it off; the scheduler path is unaffected."""
+    if LOAD_DEADLINE_H <= 0:
+        return None
+    from airflow.sdk import DeadlineAlert, DeadlineReference, SyncCallback
+
+    return DeadlineAlert(
+        reference=DeadlineReference.DAGRUN_QUEUED_AT,
+        interval=timedelta(hours=LOAD_DEADLINE_H),
+        callback=SyncCallback(DEADLINE_CALLBACK, kwargs={"what": "opinion_load not done"}),
     )
 
 
-def on_failure(context: dict) -> None:
-    """Airflow `on_failure_callback`: log the one-line summary (hook alerting here)."""
-    log.error(failure_summary(context))
+def failure_callbacks() -> list:
+    """The notifier (log + webhook + e-mail, `opinion.notify`), imported here so that this
+    module stays free of Airflow at import time."""
+    from opinion.notify import OpinionNotifier
+
+    return [OpinionNotifier()]
 
 
 def task_defaults(**overrides: Any) -> dict:
@@ -410,7 +494,7 @@ def task_defaults(**overrides: Any) -> dict:
         "retry_exponential_backoff": 2.0,
         "max_retry_delay": timedelta(minutes=30),
         "execution_timeout": timedelta(hours=1),
-        "on_failure_callback": on_failure,
+        "on_failure_callback": failure_callbacks(),
     }
     args.update(overrides)
     return args

@@ -4,7 +4,10 @@
 # processor, API server) and two Celery workers, the lake on S3-compatible object storage.
 #
 #   scripts/airflow-cluster.sh start     # start everything (idempotent), DAGs paused
-#   scripts/airflow-cluster.sh stop      # stop everything this script started
+#   scripts/airflow-cluster.sh stop      # stop everything this script started: every worker
+#                                        # (w3... too), the task processes in their own process
+#                                        # groups, Postgres; it says how many groups it ended
+#   scripts/airflow-cluster.sh add-worker NAME   # one more Celery worker on `default`
 #   scripts/airflow-cluster.sh status
 #   scripts/airflow-cluster.sh run CMD...  # run CMD in this deployment's environment, e.g.
 #                                          #   scripts/airflow-cluster.sh run airflow dags list
@@ -18,6 +21,8 @@
 # instead of the local moto server; OPINION_LAKE=s3://bucket/prefix picks the bucket.
 set -euo pipefail
 _repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=scripts/airflow-procs.sh
+source "$_repo/scripts/airflow-procs.sh"
 CL="${OPINION_CLUSTER_HOME:-$_repo/airflow_cluster}"
 VENV="${OPINION_VENV:-$_repo/.venv}"
 PG_PORT="${OPINION_PG_PORT:-54329}"
@@ -86,7 +91,7 @@ running() { [ -s "$CL/run/$1.pid" ] && kill -0 "$(cat "$CL/run/$1.pid")" 2>/dev/
 spawn() {  # spawn NAME COMMAND... : background, own process group, pid in run/NAME.pid
   local name="$1"; shift
   running "$name" && return 0
-  setsid "$@" > "$CL/logs/$name.log" 2>&1 < /dev/null &
+  setsid "$@" >> "$CL/logs/$name.log" 2>&1 < /dev/null &  # append: a restart keeps the log (F9)
   echo $! > "$CL/run/$name.pid"
 }
 
@@ -130,7 +135,7 @@ start_s3() {
   OPINION_S3_ENDPOINT_URL="$OPINION_CLUSTER_ENDPOINT" PYTHONPATH="$_repo" \
     "$VENV/bin/python" -c "
 import os
-from opinion.storage import lake_path
+from opinion.lake.storage import lake_path
 root = lake_path(os.environ['OPINION_LAKE'])
 bucket = root.path.split('/')[0]
 if not root.fs.exists(bucket):
@@ -143,6 +148,15 @@ start_airflow() {
   airflow pools set opinion_duckdb 1 "single DuckDB writer (opinion_load)" > /dev/null
   spawn scheduler airflow scheduler
   spawn dag-processor airflow dag-processor
+  # the admin password file, generated owner-only before the API server would create it with
+  # the umask's mode (world-readable under umask 022: F13)
+  local passwords="$CL/home/passwords.json"
+  if [ ! -s "$passwords" ]; then
+    ( umask 077
+      "$VENV/bin/python" -c 'import json, secrets; print(json.dumps({"admin": secrets.token_urlsafe(16)}))' \
+        > "$passwords.tmp" ) && mv "$passwords.tmp" "$passwords"
+  fi
+  chmod 600 "$passwords"
   spawn api-server airflow api-server --port "$API_PORT"
   mkdir -p "$CL/w1/state" "$CL/w2/state" "$CL/warehouse"
   # w1: the only worker on the writer queue, with the warehouse's persistent path
@@ -157,18 +171,34 @@ start_airflow() {
   wait_for 300 "the API server" curl -sf "http://127.0.0.1:$API_PORT/api/v2/monitor/health"
 }
 
+add_worker() {  # add_worker NAME: one more worker on the default queue (never the writer)
+  local name="$1"
+  [[ "$name" =~ ^[a-z0-9]+$ ]] || { echo "airflow-cluster: worker name [a-z0-9]+" >&2; exit 2; }
+  mkdir -p "$CL/$name/state"
+  spawn "worker-$name" env OPINION_WORKER_NAME="$name" OPINION_STATE="$CL/$name/state" \
+    OPINION_WAREHOUSE="$CL/$name/no-warehouse-here/opinion.duckdb" \
+    airflow celery worker --queues default --concurrency 1 --celery-hostname "$name@%h" \
+    --skip-serve-logs
+  echo "worker $name started (queue default; log $CL/logs/worker-$name.log)"
+}
+
 stop_all() {
-  for name in worker-w1 worker-w2 api-server dag-processor scheduler s3 redis; do
+  # every process this script spawned (workers added with add-worker included), workers first
+  local names name
+  names="$(cd "$CL/run" && ls -- *.pid 2>/dev/null | sed 's/\.pid$//' | sort -r | tr '\n' ' ')"
+  for name in $names; do
     if running "$name"; then kill -TERM -- "-$(cat "$CL/run/$name.pid")" 2>/dev/null || true; fi
   done
   sleep 3
-  for name in worker-w1 worker-w2 api-server dag-processor scheduler s3 redis; do
+  for name in $names; do
     if running "$name"; then kill -KILL -- "-$(cat "$CL/run/$name.pid")" 2>/dev/null || true; fi
     rm -f "$CL/run/$name.pid"
   done
   if [ -n "$PG_BIN" ] && [ -s "$CL/pg/PG_VERSION" ]; then
     as_pg "$PG_BIN/pg_ctl" -D "$CL/pg" -m fast stop > /dev/null 2>&1 || true
   fi
+  # task processes run in process groups of their own: end them too (F3)
+  opinion_stop_airflow "$AIRFLOW_HOME"
 }
 
 case "${1:-}" in
@@ -183,11 +213,12 @@ case "${1:-}" in
       "DAGs start paused. State and logs: $CL"
     ;;
   stop) cluster_env; mkdir -p "$CL/run"; stop_all; echo "opinion cluster stopped" ;;
+  add-worker) cluster_env; mkdir -p "$CL/logs" "$CL/run"; add_worker "${2:?usage: add-worker NAME}" ;;
   status)
     cluster_env; mkdir -p "$CL/run"
-    for name in redis s3 scheduler dag-processor api-server worker-w1 worker-w2; do
+    for name in $(cd "$CL/run" && ls -- *.pid 2>/dev/null | sed 's/\.pid$//'); do
       if running "$name"; then echo "$name: running"; else echo "$name: stopped"; fi
     done
     ;;
-  *) echo "usage: scripts/airflow-cluster.sh start|stop|status|run CMD..." >&2; exit 2 ;;
+  *) echo "usage: scripts/airflow-cluster.sh start|stop|status|add-worker NAME|run CMD..." >&2; exit 2 ;;
 esac

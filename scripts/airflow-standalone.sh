@@ -6,10 +6,22 @@
 # here once the API server answers its health check, on the first start only (a DAG you pause
 # stays paused): no task starts before the execution API is up (no red first attempt).
 # No secret is printed: the admin password is generated into a 0600 file before the start.
+#
+# Stopping: Ctrl-C, `kill -- -PGID` of `make airflow`, or `make airflow-stop` (this script's
+# `stop`, from any shell). Each ends Airflow AND the task processes it started, which run in
+# process groups of their own and would otherwise go on writing the lake (scripts/airflow-procs.sh),
+# and says how many process groups it ended.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/airflow-env.sh
 source scripts/airflow-env.sh
+# shellcheck source=scripts/airflow-procs.sh
+source scripts/airflow-procs.sh
+
+if [ "${1:-}" = stop ]; then
+  opinion_stop_airflow "$AIRFLOW_HOME"
+  exit 0
+fi
 
 airflow db migrate > "$AIRFLOW_HOME/db-migrate.log" 2>&1 \
   || { tail -n 30 "$AIRFLOW_HOME/db-migrate.log"; exit 1; }
@@ -59,5 +71,24 @@ unpause_when_healthy() {
   echo "opinion: API healthy, DAGs unpaused (first start)"
 }
 unpause_when_healthy &
-# standalone prints a generated password only when it creates the file; filter it anyway
-airflow standalone 2>&1 | grep --line-buffered -v -i "password for user"
+unpauser=$!
+stopping=0
+stop_all() {
+  [ "$stopping" = 1 ] && return
+  stopping=1
+  trap - INT TERM
+  echo "opinion: stopping Airflow and its task processes"
+  kill -TERM "$unpauser" 2>/dev/null || true
+  kill -TERM "$standalone" 2>/dev/null || true
+  for _ in $(seq 30); do kill -0 "$standalone" 2>/dev/null || break; sleep 1; done
+  opinion_stop_airflow "$AIRFLOW_HOME"
+}
+trap 'stop_all; exit 130' INT TERM
+# standalone prints a generated password only when it creates the file; filter it anyway.
+# In the background with `wait`, so a stop signal is handled at once, not after standalone.
+airflow standalone > >(grep --line-buffered -v -i "password for user") 2>&1 &
+standalone=$!
+status=0
+wait "$standalone" || status=$?
+stop_all
+exit "$status"

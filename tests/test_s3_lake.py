@@ -74,3 +74,16 @@ def test_collect_extract_load_through_s3_equals_local(s3_endpoint, tmp_path, eng
     again = _run(remote, corpus, engine)
     assert again[0].partitions_written == 0 and again[1].partitions == 0
     assert _digests(remote.warehouse) == _digests(local.warehouse)
+
+    # the load-lag check reads an S3 lake too: nothing waits after the load; a partition the
+    # warehouse has not loaded is seen with its LastModified (opinion_load's freshness task)
+    from opinion.health import backlog, check_load_lag
+
+    assert check_load_lag(remote, max_hours=0)["unloaded_partitions"] == 0
+    part = next(iter(remote.lake.list_partitions("mentions")))
+    copy = remote.lake.partition_path("mentions", part.source, "2099-01-01")
+    for name in ("mentions", "posts"):  # a partition extract wrote and no load has seen
+        (copy / f"{name}.parquet").write_bytes(part.file(name).read_bytes())
+    waiting = backlog(remote)
+    assert waiting.known and waiting.partitions == [f"mentions/source={part.source}/day=2099-01-01"]
+    assert waiting.oldest_written is not None

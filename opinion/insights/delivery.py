@@ -43,6 +43,7 @@ class DeliveryError(RuntimeError):
 class Webhook:
     url: str
     timeout: float = 10.0
+    token: str | None = None  # sent as a Bearer token when set
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,7 @@ class Email:
     password: str | None = None
     starttls: bool = False
     timeout: float = 10.0
+    ssl: bool = False  # SMTP over TLS from the first byte (port 465), else plain + STARTTLS
 
 
 @dataclass(frozen=True)
@@ -113,23 +115,18 @@ def load_channels(path: Path | None = None, env: Mapping[str, str] | None = None
 def send(channels: Channels, subject: str, text: str) -> list[str]:
     """Send one message on every configured channel; the names of those that took it.
     DeliveryError names the first channel that failed (the others are still tried)."""
+    import httpx
+
     sent, failed = [], []
     if channels.webhook is not None:
-        import httpx
-
         try:
-            resp = httpx.post(
-                channels.webhook.url,
-                json={"text": f"*{subject}*\n{text}"},
-                timeout=channels.webhook.timeout,
-            )
-            resp.raise_for_status()
+            post_webhook(channels.webhook, subject, text)
             sent.append("webhook")
         except httpx.HTTPError as exc:
             failed.append(f"webhook: {type(exc).__name__}: {exc}".splitlines()[0])
     if channels.email is not None:
         try:
-            _mail(channels.email, subject, text)
+            send_mail(channels.email, subject, text)
             sent.append("e-mail")
         except (OSError, ValueError) as exc:  # smtplib errors are OSErrors
             failed.append(f"e-mail: {type(exc).__name__}: {exc}".splitlines()[0])
@@ -138,19 +135,39 @@ def send(channels: Channels, subject: str, text: str) -> list[str]:
     return sent
 
 
-def _mail(cfg: Email, subject: str, text: str) -> None:
+def post_webhook(hook: Webhook, subject: str, text: str) -> None:
+    """POST `{"text": "*subject*\\ntext"}` (Slack, Mattermost, Teams workflows and most chat
+    tools accept it); raises httpx.HTTPError on a non-2xx answer."""
+    import httpx
+
+    headers = {"Authorization": f"Bearer {hook.token}"} if hook.token else {}
+    resp = httpx.post(
+        hook.url, json={"text": f"*{subject}*\n{text}"}, headers=headers, timeout=hook.timeout
+    )
+    resp.raise_for_status()
+
+
+def send_mail(cfg: Email, subject: str, text: str) -> None:
+    """One plain-text message to `cfg.to` over its SMTP server."""
     import smtplib
+    import ssl
     from email.message import EmailMessage
 
     msg = EmailMessage()
     msg["Subject"], msg["From"], msg["To"] = subject, cfg.sender, ", ".join(cfg.to)
     msg.set_content(text)
-    with smtplib.SMTP(cfg.host, cfg.port, timeout=cfg.timeout) as smtp:
-        if cfg.starttls:
-            smtp.starttls()
+    if cfg.ssl:
+        server: smtplib.SMTP = smtplib.SMTP_SSL(
+            cfg.host, cfg.port, timeout=cfg.timeout, context=ssl.create_default_context()
+        )
+    else:
+        server = smtplib.SMTP(cfg.host, cfg.port, timeout=cfg.timeout)
+    with server:
+        if cfg.starttls and not cfg.ssl:
+            server.starttls(context=ssl.create_default_context())
         if cfg.user:
-            smtp.login(cfg.user, cfg.password or "")
-        smtp.send_message(msg)
+            server.login(cfg.user, cfg.password or "")
+        server.send_message(msg)
 
 
 def alert_key(row: dict) -> str:

@@ -158,7 +158,9 @@ class Lake:
         safe = re.sub(r"[^A-Za-z0-9_.\-]", "-", source)[:100] or "source"
         if self.remote:
             # object storage has no file locks: collects of one source on one machine still
-            # exclude each other here; across workers, the Airflow pool serialises them
+            # exclude each other here; across workers nothing does (no Airflow pool either):
+            # opinion_collect runs each job once per run with max_active_runs=1, so keep each
+            # source name in one job (docs/airflow.md, "Multi-worker deployment")
             lake_key = hashlib.sha1(str(self.root).encode()).hexdigest()[:12]
             path = Path(tempfile.gettempdir()) / "opinion-locks" / lake_key / f"collect-{safe}.lock"
         else:

@@ -180,6 +180,7 @@ class HttpClient:
         self.sleep = sleep
         self.clock = clock
         self._not_before = 0.0
+        self._wait_reason = "rate limit"  # what set _not_before: logged with the wait (F16)
         self.requests = 0
         self.retries = 0
         self._client = httpx.Client(
@@ -203,7 +204,7 @@ class HttpClient:
     def _wait_turn(self) -> None:
         delay = self._not_before - self.clock()
         if delay > 0:
-            log.info("waiting %.1f s before the next request (rate limit)", delay)
+            log.info("waiting %.1f s before the next request (%s)", delay, self._wait_reason)
             self.sleep(delay)
 
     def _defer(self, seconds: float, what: str, url: str) -> None:
@@ -212,7 +213,9 @@ class HttpClient:
                 f"{what} asks to wait {seconds:.0f} s (> max_wait {self.policy.max_wait:.0f} s)"
                 f" for {url}"
             )
-        self._not_before = max(self._not_before, self.clock() + seconds)
+        if self.clock() + seconds >= self._not_before:
+            self._not_before = self.clock() + seconds
+            self._wait_reason = what
 
     def _note_rate_limit(self, response: httpx.Response, url: str) -> None:
         remaining = response.headers.get("x-ratelimit-remaining")

@@ -8,6 +8,7 @@ import base64
 import csv
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -32,6 +33,9 @@ def airflow_env(home: Path, dags_folder: Path = DAGS, **extra: str) -> dict[str,
         AIRFLOW__API__SECRET_KEY=base64.urlsafe_b64encode(os.urandom(16)).decode(),
         OPINION_AUTHOR_SALT=os.environ.get("OPINION_AUTHOR_SALT", "test-salt-not-secret"),
         OPINION_AIRFLOW_RETRY_DELAY_S="1",
+        # Airflow 3.3.2's dag.test() cannot finish a run of a DAG with a DeadlineAlert
+        # (opinion.orchestration.load_deadline); the DAG-integrity test turns it back on
+        OPINION_LOAD_DEADLINE_H="0",
         PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
         PYTHONPATH=str(REPO),
         TOKENIZERS_PARALLELISM="false",
@@ -78,3 +82,13 @@ def write_demo_slice(path: Path, rows: int) -> Path:
                 break
             writer.writerow(row)
     return path
+
+
+def asset_events(env: dict[str, str], uri: str) -> int:
+    """Asset events Airflow recorded for `uri` in this AIRFLOW_HOME's metadata DB (SQLite)."""
+    with sqlite3.connect(f"{env['AIRFLOW_HOME']}/airflow.db") as con:
+        row = con.execute(
+            "SELECT count(*) FROM asset_event e JOIN asset a ON a.id = e.asset_id WHERE a.uri = ?",
+            [uri],
+        ).fetchone()
+    return int(row[0])

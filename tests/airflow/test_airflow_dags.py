@@ -21,12 +21,20 @@ for dag_id, dag in bag.dags.items():
         "catchup": dag.catchup,
         "max_active_runs": dag.max_active_runs,
         "schedule": repr(getattr(dag.timetable, "asset_condition", dag.timetable)),
+        "timetable": type(dag.timetable).__name__,
+        "params": sorted(dag.params),
+        "deadline": [
+            {"reference": type(d.reference).__name__, "interval": d.interval.total_seconds(),
+             "callback": d.callback.path}
+            for d in (dag.deadline or [])
+        ],
         "tasks": {
             t.task_id: {
                 "owner": t.owner, "retries": t.retries,
                 "retry_exponential_backoff": float(t.retry_exponential_backoff or 0),
                 "max_retry_delay": str(t.max_retry_delay), "pool": t.pool,
                 "has_failure_callback": bool(t.on_failure_callback),
+                "failure_callbacks": [type(c).__name__ for c in (t.on_failure_callback or [])],
                 "execution_timeout": str(t.execution_timeout or ""),
                 "queue": t.queue,
                 "map_index_template": getattr(t, "map_index_template", None),
@@ -60,7 +68,7 @@ def _last_json(prefix: str, output: str) -> dict:
 
 @pytest.fixture(scope="module")
 def dagbag(tmp_path_factory) -> dict:
-    env = airflow_env(tmp_path_factory.mktemp("airflow_home"))
+    env = airflow_env(tmp_path_factory.mktemp("airflow_home"), OPINION_LOAD_DEADLINE_H="4")
     done = subprocess.run(
         [sys.executable, "-c", INSPECT % str(DAGS)],
         env=env, cwd=REPO, capture_output=True, text=True, timeout=600,
@@ -86,6 +94,7 @@ def test_every_dag_has_tags_owner_retries_and_callback(dagbag, dag_id):
         assert task["retry_exponential_backoff"] > 0, task_id
         assert task["max_retry_delay"] not in ("None", ""), task_id
         assert task["has_failure_callback"], task_id
+        assert "OpinionNotifier" in task["failure_callbacks"], task_id  # alerts reach a person
         assert task["execution_timeout"], f"{task_id} has no execution_timeout"
 
 
@@ -99,9 +108,23 @@ def test_asset_chain_and_duckdb_pool(dagbag):
     assert dags["opinion_load"]["tasks"]["load"]["pool"] == "opinion_duckdb"
     assert dags["opinion_load"]["tasks"]["load"]["queue"] == "opinion_writer"
     collect, extract = dags["opinion_collect"]["tasks"], dags["opinion_extract"]["tasks"]
-    assert set(collect) == {"list_jobs", "collect_one", "collected", "all_jobs_ok"}
+    assert set(collect) == {"list_jobs", "collect_one", "all_jobs_ok"}
     assert set(extract) == {"plan", "extract_chunk", "extracted"}
     assert collect["collect_one"]["map_index_template"] == "{{ job_name }}"
+    # F4: each job emits the raw asset itself, with a short retry budget
+    assert collect["collect_one"]["outlets"] == ["opinion://lake/raw"]
+    assert collect["collect_one"]["retries"] == 2
+    assert collect["collect_one"]["max_retry_delay"] == "0:02:00"
+    assert {"min_rows_ratio", "max_reject_ratio"} <= set(dags["opinion_collect"]["params"])
+    # F2/F5: the load also runs on a timer, checks freshness and has a deadline that alerts
+    load = dags["opinion_load"]
+    assert load["timetable"] == "AssetOrTimeSchedule"
+    assert set(load["tasks"]) == {"load", "deliver_alerts", "freshness"}
+    assert load["tasks"]["deliver_alerts"]["queue"] == "opinion_writer"
+    assert load["tasks"]["freshness"]["queue"] == "opinion_writer"
+    (deadline,) = load["deadline"]
+    assert deadline["reference"] == "DagRunQueuedAtDeadline"
+    assert deadline["callback"] == "opinion.notify.deadline_missed"
     assert extract["extract_chunk"]["map_index_template"] == "{{ chunk_label }}"
 
 
