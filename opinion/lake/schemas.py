@@ -56,6 +56,10 @@ MENTION_POSTS_SCHEMA = pa.schema(
         ("sentiment_confidence", pa.float32()),
         ("model_version", pa.string()),
         ("extracted_at", _TS),
+        # the post's root cause (opinion.nlp.rootcause): one touchpoint and category
+        ("primary_touchpoint", pa.string()),
+        ("primary_category", pa.string()),
+        ("primary_confidence", pa.float32()),
     ]
 )
 
@@ -83,6 +87,7 @@ MENTIONS_SCHEMA = pa.schema(
 #: all-null in these columns instead of failing `conform`.
 OPTIONAL_COLUMNS = frozenset(
     {"title", "recommended", "rating_value", "rating_scale", "rating_norm", "in_title"}
+    | {"primary_touchpoint", "primary_category", "primary_confidence"}
 )
 
 REJECTS_SCHEMA = pa.schema(

@@ -30,6 +30,7 @@ from opinion.serve import (
     catalog,
     charts,
     competitors,
+    drivers,
     emerging,
     filters,
     reviews,
@@ -51,6 +52,7 @@ PAGES = (
     ("map", "/map", "Importance × satisfaction"),
     ("competitors", "/competitors", "Competitors"),
     ("trends", "/trends", "Trends"),
+    ("drivers", "/drivers", "Complaint drivers"),
     ("verbatims", "/verbatims", "Verbatims"),
 )
 
@@ -198,6 +200,8 @@ def build_context(
             minimum,
             cat.touchpoints,
         )
+    if page == "drivers":
+        ctx.update(drivers.context(cur, f, ctx["previous"]))
     if page == "verbatims":
         vp = verbatims.verbatim_page(cur, f)
         total, mentions = counts(cur, f) if vp.posts else (0, 0)

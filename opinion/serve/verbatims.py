@@ -31,6 +31,29 @@ class Mention:
     touchpoint: str | None
     matched: bool  # this mention satisfies the page's filters (the others are context)
 
+    @property
+    def implicit(self) -> bool:
+        """No span: the category head read the category in a post that names none."""
+        return self.aspect is None
+
+    @property
+    def label(self) -> str:
+        """What a card, the report and the CSV call the mention: its aspect, or for an
+        implicit one its category ("noise", never "None")."""
+        if self.aspect is not None:
+            return self.aspect
+        return (self.category or "other").replace("_", " ")
+
+    @property
+    def detail(self) -> str:
+        """ "(negative, delays)", or "(negative, implicit)" when the label is the category."""
+        extra = "implicit" if self.implicit else (self.category or "").replace("_", " ")
+        return f"({self.polarity}{', ' + extra if extra else ''})"
+
+    def csv(self) -> str:
+        """ "delay (negative)"; an implicit mention "delays (negative, implicit)"."""
+        return f"{self.label} ({self.polarity}{', implicit' if self.implicit else ''})"
+
 
 @dataclass
 class Post:
@@ -295,8 +318,8 @@ def export_rows(cur, f: Filters, limit: int = EXPORT_LIMIT):
     if not f.brand or f.start is None or f.unknown:
         return
     for p in verbatim_page(cur, _replace(f, page=1, after=None, before=None), limit).posts:
-        aspects = "; ".join(f"{m.aspect} ({m.polarity})" for m in p.mentions)
-        matched = "; ".join(f"{m.aspect} ({m.polarity})" for m in p.mentions if m.matched)
+        aspects = "; ".join(m.csv() for m in p.mentions)
+        matched = "; ".join(m.csv() for m in p.mentions if m.matched)
         yield tuple(
             csv_cell(v)
             for v in (p.post_id, p.created, p.brand, p.source, p.safe_url, p.polarity,
