@@ -334,7 +334,7 @@ def _eval_touchpoint(data, model, as_json, text_col, label_col) -> None:
 
 @main.group()
 def taxonomy() -> None:
-    """Taxonomy packs: fit a pack's implicit-category head on your corpus."""
+    """Taxonomy packs: fit a pack's heads (implicit categories, root cause) on your corpus."""
 
 
 @taxonomy.command(name="fit")
@@ -347,15 +347,44 @@ def taxonomy() -> None:
     default=None,
     help="Fit on the first N posts (by post_id) only.",
 )
+@click.option(
+    "--labels",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Posts your team labelled (CSV/JSONL/Parquet): a touchpoint or category of the pack "
+    "per row, several split by | or ; (e.g. the file `opinion label` wrote).",
+)
+@click.option("--text-col", default="text", show_default=True, help="(--labels) text column.")
+@click.option("--label-col", default="label", show_default=True, help="(--labels) label column.")
 @click.option("--json", "as_json", is_flag=True, help="Only the JSON report.")
 @one_line_errors
-def taxonomy_fit(pack, lake_dir, model, limit, as_json) -> None:
-    """Fit the pack's category head on the lake's raw posts; stored beside the pack."""
+def taxonomy_fit(pack, lake_dir, model, limit, labels, text_col, label_col, as_json) -> None:
+    """Fit the pack's category and root-cause heads on the lake's raw posts (and on your
+    labelled posts); stored beside the pack."""
     from opinion.extract.taxonomy_fit import fit_taxonomy
 
     settings = _settings(lake_dir=lake_dir, model=model)
-    report = fit_taxonomy(settings, pack, echo=None if as_json else click.echo, limit=limit)
+    echo = None if as_json else click.echo
+    report = fit_taxonomy(settings, pack, echo, limit, labels, text_col, label_col)
     click.echo(json.dumps(report))
+
+
+@main.command()
+@click.option("--pack", default=None, help="Pack name (default: the brand list's domain).")
+@click.option("--n", "n", type=click.IntRange(1, None), default=200, show_default=True)
+@click.option("--out", "out_path", type=click.Path(dir_okay=False), required=True)
+@click.option("--limit", type=click.IntRange(1, None), default=None, help="Read N posts only.")
+@lake_option
+@model_option
+@one_line_errors
+def label(pack, n, out_path, limit, lake_dir, model) -> None:
+    """Write the N lake posts whose root cause the model is least sure about (spread out) as
+    CSV with the model's guess and an empty `label` column; fill it, then
+    `opinion taxonomy fit --labels FILE`."""
+    from opinion.extract.taxonomy_fit import labelling_queue
+
+    settings = _settings(lake_dir=lake_dir, model=model)
+    click.echo(json.dumps(labelling_queue(settings, out_path, n, pack, None, limit)))
 
 
 @main.command()

@@ -194,6 +194,19 @@ class BrandList:
                 return owner, m.start(1), m.end(1)
         return None
 
+    def spans(self, text: str) -> list[tuple[int, int]]:
+        """(start, end) of every brand name, alias and handle in `text`: the places a brand
+        is named, which are never aspects of the experience ("air canada" is not aircraft)."""
+        if not text:
+            return []
+        if not hasattr(self, "_named_re"):
+            names = {" ".join(n.lower().split()) for n in self._by_name} | set(self._alias_owner)
+            self._named_re = re.compile(rf"(?<!\w)({_alternation(names)})(?!\w)", re.I)
+        out = [(m.start(), m.end()) for m in self._named_re.finditer(text)]
+        if self._handle_re is not None:
+            out += [(m.start(), m.end()) for m in self._handle_re.finditer(text)]
+        return sorted(out)
+
     def names_other(self, text: str, found: tuple[str, int, int]) -> bool:
         """Whether `text` names a known brand other than `found` (from `find`): such a post's
         sentiment is read about its own brand's mention, not the post as a whole."""

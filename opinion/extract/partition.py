@@ -54,6 +54,7 @@ def extract_partition(
         row["sentiment"] = row["sentiment_confidence"] = None
         row["model_version"] = engine.version
         row["extracted_at"] = now
+        row["primary_touchpoint"] = row["primary_category"] = row["primary_confidence"] = None
         if row["is_english"]:
             english_idx.append(i)
     readings = [reading_text(posts[i]) for i in english_idx]
@@ -105,9 +106,11 @@ def extract_partition(
     mapper = _taxonomy_mapper(settings)
     if mapper is not None:
         mapper(mentions)
+        _settle(posts, mentions, settings)
         implicit = _implicit_mentions(posts, english_idx, results, mentions, engine.version)
         mapper(implicit)
         mentions += implicit
+        _set_primaries(posts, english_idx, texts, results, mentions, settings)
     settings.lake.write_partition(
         "mentions",
         partition.source,
@@ -131,6 +134,33 @@ def _implicit_mentions(posts, english_idx, results, mapped, version) -> list[dic
 
     pairs = [(posts[i]["post_id"], res) for i, res in zip(english_idx, results, strict=True)]
     return implicit_mentions(pairs, mapped, version)
+
+
+def _settle(posts, mapped, settings: Settings) -> None:
+    """A negative post's neutral mention of a friction-prone category reads negative
+    (`rootcause.settle_friction`: "where is my bag?" in a complaint)."""
+    from opinion.nlp.rootcause import settle_posts
+    from opinion.nlp.taxonomy import taxonomy_for
+
+    settle_posts(mapped, {p["post_id"]: p["sentiment"] for p in posts}, taxonomy_for(settings))
+
+
+def _set_primaries(posts, english_idx, texts, results, mapped, settings: Settings) -> None:
+    """Each opinionated post's root cause: primary touchpoint, category and confidence
+    (`opinion.nlp.rootcause`; the mention-based answer when the pack has no fitted head)."""
+    from opinion.nlp.rootcause import load_root_head, primaries
+    from opinion.nlp.taxonomy import taxonomy_for
+
+    taxonomy = taxonomy_for(settings)
+    read = [
+        (posts[i]["post_id"], text, res)
+        for i, text, res in zip(english_idx, texts, results, strict=True)
+    ]
+    found = primaries(read, mapped, taxonomy, load_root_head(taxonomy))
+    for i in english_idx:
+        tp, cat, conf = found.get(posts[i]["post_id"], (None, None, None))
+        posts[i]["primary_touchpoint"], posts[i]["primary_category"] = tp, cat
+        posts[i]["primary_confidence"] = conf
 
 
 def _asdict(m) -> dict:

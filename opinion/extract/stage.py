@@ -51,7 +51,19 @@ def load_engine(settings: Settings, model: str | None = None):
     )
     if implicit is not None and hasattr(engine.tagger, "_states"):  # needs the joint model
         engine.implicit = implicit
+    engine.exclude = _brand_spans(settings)
     return engine
+
+
+def _brand_spans(settings: Settings):
+    """`BrandList.spans` of the brand list that applies (no brand is ever an aspect); None
+    when the list cannot be read."""
+    from opinion.clean.brands import load_brands
+
+    try:
+        return load_brands(settings).spans
+    except (OSError, ValueError):
+        return None
 
 
 def _extract_all(settings: Settings, partitions: list, engine=None) -> ExtractReport:

@@ -60,6 +60,10 @@ MENTION_POSTS_SCHEMA = pa.schema(
         ("sentiment_confidence", pa.float32()),
         ("model_version", pa.string()),
         ("extracted_at", _TS),
+        # the post's root cause (opinion.nlp.rootcause): one touchpoint and category
+        ("primary_touchpoint", pa.string()),
+        ("primary_category", pa.string()),
+        ("primary_confidence", pa.float32()),
     ]
 )
 
@@ -88,6 +92,7 @@ MENTIONS_SCHEMA = pa.schema(
 OPTIONAL_COLUMNS = frozenset(
     {"title", "recommended", "rating_value", "rating_scale", "rating_norm", "in_title"}
     | {"cabin", "traveller_type", "route", "verified"}
+    | {"primary_touchpoint", "primary_category", "primary_confidence"}
 )
 
 REJECTS_SCHEMA = pa.schema(

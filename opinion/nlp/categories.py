@@ -124,21 +124,26 @@ class CategoryHead:
                 getattr(tagger, "version", None),
             )
         features = post_features(tagger, texts, parts=parts)
-        for res, cats in zip(results, self.read(features), strict=True):
+        for res, cats, pooled in zip(results, self.read(features), features, strict=True):
             res.categories = cats
+            res.pooled = pooled  # for the root-cause head, once the mentions are mapped
 
     # -------------------------------------------------------- storage
 
-    def save(self, path: Path) -> None:
+    def save(self, path: Path, root=None) -> None:
+        """Write the head (and the pack's root-cause head `root`, when given: its `root.*`
+        tensors and metadata, `rootcause.RootCauseHead`) into one file: one digest for the
+        pack version."""
         from safetensors.torch import save_file
 
         path.parent.mkdir(parents=True, exist_ok=True)
         meta = {**self.meta, "categories": self.categories}
-        save_file(
-            {"weight": self.weight.contiguous(), "bias": self.bias.contiguous()},
-            str(path),
-            metadata={"opinion": json.dumps(meta, sort_keys=True)},
-        )
+        tensors = {"weight": self.weight.contiguous(), "bias": self.bias.contiguous()}
+        metadata = {"opinion": json.dumps(meta, sort_keys=True)}
+        if root is not None:
+            tensors.update(root.tensors())
+            metadata.update(root.metadata())
+        save_file(tensors, str(path), metadata=metadata)
 
     @classmethod
     def load(cls, path: Path) -> CategoryHead:
@@ -172,21 +177,6 @@ def load_head(taxonomy) -> CategoryHead | None:
 # ------------------------------------------------------------ fitting
 
 
-def weak_labels(results: list, mapper, taxonomy) -> list[set[str]]:
-    """Per post: the named categories its aspects (tagged spans and seed terms) map to."""
-    mentions = [
-        {"term": a.term, "aspect": a.aspect, "post": i}
-        for i, res in enumerate(results)
-        for a in (res.aspects if res is not None and not res.error else [])
-    ]
-    mapper(mentions)
-    labels: list[set[str]] = [set() for _ in results]
-    for m in mentions:
-        if m["category"] in taxonomy.categories:
-            labels[m["post"]].add(m["category"])
-    return labels
-
-
 def category_examples(taxonomy) -> tuple[list[str], list[str]]:
     """(texts, category) from the pack itself: each category's description and seed terms."""
     texts, owners = [], []
@@ -206,31 +196,85 @@ class FitConfig:
     chunk: int = 512
 
 
+@dataclass
+class Corpus:
+    """What a fit needs of each text, read once: its pooled encoder states, the engine's
+    result and its mapped explicit mentions (`read_corpus`)."""
+
+    texts: list[str]
+    pooled: object  # torch tensor (len(texts), hidden)
+    results: list
+    mentions: list[list[dict]]
+
+    def sentiments(self) -> list[str | None]:
+        return [None if r is None or r.error else r.sentiment for r in self.results]
+
+
+def read_corpus(
+    texts: list[str], engine, mapper, cfg: FitConfig = FitConfig(), echo=None, settle=None
+):
+    """Run the engine over `texts` once (no implicit mentions: labels come from aspects) and
+    keep, per text, the pooled states of that very pass and its mapped mentions, each post's
+    passed to `settle(mentions, sentiment)` when given (`rootcause.settler`: as extraction
+    settles them)."""
+    import torch
+
+    say = echo or (lambda _m: None)
+    hook, engine.implicit = engine.implicit, None
+    feats, results, mentions = [], [], []
+    try:
+        for c in range(0, len(texts), cfg.chunk):
+            part = texts[c : c + cfg.chunk]
+            read = engine.analyze(part)
+            feats.append(post_features(engine.tagger, part))
+            found = [
+                [
+                    {
+                        "term": a.term,
+                        "aspect": a.aspect,
+                        "polarity": a.polarity,
+                        "confidence": a.confidence,
+                    }
+                    for a in (res.aspects if res is not None and not res.error else [])
+                ]
+                for res in read
+            ]
+            mapper([m for ms in found for m in ms])
+            if settle is not None:
+                for ms, res in zip(found, read, strict=True):
+                    settle(ms, None if res is None else res.sentiment)
+            results += read
+            mentions += found
+            say(f"read {min(c + cfg.chunk, len(texts))}/{len(texts)} posts")
+    finally:
+        engine.implicit = hook
+    pooled = torch.cat(feats) if feats else torch.zeros((0, engine.tagger.model.config.hidden_size))
+    return Corpus(list(texts), pooled, results, mentions)
+
+
 def fit_head(texts: list[str], engine, mapper, taxonomy, cfg: FitConfig = FitConfig(), echo=None):
-    """Fit the head on a corpus (weak labels + the pack's own texts); returns (head, report).
+    """Fit the head on a corpus (weak labels + the pack's own texts); returns (head, report)."""
+    corpus = read_corpus(texts, engine, mapper, cfg, echo)
+    own = read_corpus(category_examples(taxonomy)[0], engine, mapper, cfg)
+    return fit_head_on(corpus, own, taxonomy, engine.tagger.version, cfg)
+
+
+def fit_head_on(corpus: Corpus, own: Corpus, taxonomy, model_version: str, cfg=FitConfig()):
+    """Fit the head on a read corpus (weak labels: the named categories of each post's
+    mentions) and the pack's own texts (`own`, read from `category_examples`).
 
     Deterministic for a corpus, model and pack: posts are read in their given order, torch is
     seeded, full-batch training on CPU."""
     import torch
 
-    say = echo or (lambda _m: None)
     cats = list(taxonomy.categories)
     index = {c: k for k, c in enumerate(cats)}
-    hook, engine.implicit = engine.implicit, None  # labels come from aspects only
-    feats, labels = [], []
-    try:
-        for c in range(0, len(texts), cfg.chunk):
-            part = texts[c : c + cfg.chunk]
-            results = engine.analyze(part)
-            feats.append(post_features(engine.tagger, part))
-            labels += weak_labels(results, mapper, taxonomy)
-            say(f"read {min(c + cfg.chunk, len(texts))}/{len(texts)} posts")
-        own_texts, owners = category_examples(taxonomy)
-        feats.append(post_features(engine.tagger, own_texts))
-        labels += [{o} for o in owners]
-    finally:
-        engine.implicit = hook
-    x = torch.cat(feats)
+    labels = [
+        {m["category"] for m in ms if m["category"] in taxonomy.categories}
+        for ms in corpus.mentions
+    ]
+    labels += [{o} for o in category_examples(taxonomy)[1]]
+    x = torch.cat([corpus.pooled, own.pooled])
     y = torch.zeros((len(labels), len(cats)))
     for i, found in enumerate(labels):
         for name in found:
@@ -251,14 +295,14 @@ def fit_head(texts: list[str], engine, mapper, taxonomy, cfg: FitConfig = FitCon
             loss = loss_fn(layer(x), y)
             loss.backward()
             opt.step()
-    corpus = hashlib.sha1("\x1e".join(texts).encode("utf-8")).hexdigest()[:12]
+    corpus_sha = hashlib.sha1("\x1e".join(corpus.texts).encode("utf-8")).hexdigest()[:12]
     meta = {
         "pack": taxonomy.pack,
         "pack_version": taxonomy.base_version,
-        "model_version": engine.tagger.version,
+        "model_version": model_version,
         "features": "joint encoder states of the tagging pass, mean-pooled",
-        "corpus_posts": len(texts),
-        "corpus_sha1": corpus,
+        "corpus_posts": len(corpus.texts),
+        "corpus_sha1": corpus_sha,
         "examples": int(keep.sum()),
         "seed": cfg.seed,
         "epochs": cfg.epochs,

@@ -39,6 +39,7 @@ class PostResult:
     aspects: list[AspectResult] = field(default_factory=list)
     error: str | None = None
     categories: list[tuple[str, float]] = field(default_factory=list)  # implicit (category head)
+    pooled: object = None  # mean-pooled encoder states, kept by the category head's hook
 
 
 def union_spans(tagged: list, extra: list[tuple[int, int]]) -> list:
@@ -180,6 +181,9 @@ class AbsaEngine:
         self.extra_spans = extra_spans
         self.friction = friction
         self.implicit = None  # `categories.CategoryHead.annotate`, set by `load_engine`
+        # text -> spans never taken as aspects (brand names: `BrandList.spans`, set by
+        # `load_engine`)
+        self.exclude: Callable[[str], list[tuple[int, int]]] | None = None
 
     @classmethod
     def load(
@@ -265,6 +269,11 @@ class AbsaEngine:
                 ]
             if self.extra_spans is not None:
                 found = union_spans(found, self.extra_spans(text))
+            if self.exclude is not None:
+                banned = self.exclude(text)
+                found = [
+                    sp for sp in found if not any(sp.start < e and sp.end > s for s, e in banned)
+                ]
             spans_of[i] = found
             for k, sp in enumerate(found):
                 targets.append(self._segment_target(seg_texts, segs, first, sp.start, sp.end))

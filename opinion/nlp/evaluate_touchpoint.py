@@ -6,18 +6,23 @@ separated by `|` or `;` (a post about a delay *and* the phone queue is right eit
 Each post's **dominant touchpoint** is the one carrying most of its mentions that share the
 post's sentiment (most of a complaint's negative mentions), explicit and implicit alike,
 ties broken by summed confidence, then by first appearance; `other` when it has none.
-Scores: accuracy (dominant touchpoint among the gold labels), per-touchpoint precision and
-recall, and the confusion matrix (gold → predicted; the gold of a right answer is that
-answer, of a wrong one its first label).
+Each post's **primary touchpoint** is the root cause the pack's root-cause head reads
+(`opinion.nlp.rootcause`; the dominant touchpoint when the pack has no fitted head): the
+figure scored first, with the dominant touchpoint's beside it.
+Scores: accuracy (among the gold labels), per-touchpoint precision and recall, and the
+confusion matrix (gold → predicted; the gold of a right answer is that answer, of a wrong
+one its first label).
 """
 
 from __future__ import annotations
 
 import re
-from collections import Counter, defaultdict
+from collections import defaultdict
 from pathlib import Path
 
-OTHER = "other"
+from opinion.nlp.rootcause import OTHER, dominant_touchpoint
+
+__all__ = ["dominant_touchpoint", "evaluate_touchpoints", "read_labelled", "score"]
 _SPLIT = re.compile(r"\s*[|;]\s*")
 
 
@@ -85,30 +90,14 @@ def gold_touchpoints(labels: list[str], taxonomy) -> set[str]:
     return out
 
 
-def dominant_touchpoint(mentions: list[dict], sentiment: str | None) -> str:
-    """The touchpoint carrying most of a post's mentions of its own sentiment (all of its
-    mentions when none shares it); `other` when no mention names a touchpoint."""
-    named = [m for m in mentions if m.get("touchpoint") not in (None, OTHER)]
-    same = [m for m in named if m.get("polarity") == sentiment]
-    pool = same or named
-    if not pool:
-        return OTHER
-    count: Counter = Counter()
-    weight: dict[str, float] = defaultdict(float)
-    first: dict[str, int] = {}
-    for k, m in enumerate(pool):
-        tp = m["touchpoint"]
-        count[tp] += 1
-        weight[tp] += float(m.get("confidence") or 0.0)
-        first.setdefault(tp, k)
-    return max(count, key=lambda tp: (count[tp], weight[tp], -first[tp]))
-
-
-def post_mentions(texts: list[str], engine, mapper, chunk: int = 256) -> list[tuple]:
-    """(sentiment, mapped mention dicts incl. implicit ones) per text, as extraction makes
-    them (`opinion.extract.partition.extract_partition`)."""
+def post_mentions(texts: list[str], engine, mapper, chunk: int = 256, taxonomy=None) -> list:
+    """(sentiment, mapped mention dicts incl. implicit ones, primary (touchpoint, category,
+    confidence) or None) per text, as extraction makes them
+    (`opinion.extract.partition.extract_partition`); the primary needs `taxonomy`."""
     from opinion.nlp.categories import implicit_mentions
+    from opinion.nlp.rootcause import load_root_head, primaries, settle_posts
 
+    root = load_root_head(taxonomy) if taxonomy is not None else None
     out = []
     for c in range(0, len(texts), chunk):
         part = texts[c : c + chunk]
@@ -125,13 +114,21 @@ def post_mentions(texts: list[str], engine, mapper, chunk: int = 256) -> list[tu
             for a in (res.aspects if not res.error else [])
         ]
         mapper(mentions)
+        if taxonomy is not None:
+            sentiment_of = {str(c + i): res.sentiment for i, res in enumerate(results)}
+            settle_posts(mentions, sentiment_of, taxonomy)
         pairs = [(str(c + i), res) for i, res in enumerate(results)]
         implicit = implicit_mentions(pairs, mentions, engine.version)
         mapper(implicit)
         by_post: dict[str, list[dict]] = defaultdict(list)
         for m in mentions + implicit:
             by_post[m["post_id"]].append(m)
-        out += [(res.sentiment, by_post[str(c + i)]) for i, res in enumerate(results)]
+        read = [(pid, text, res) for (pid, res), text in zip(pairs, part, strict=True)]
+        found = primaries(read, mentions + implicit, taxonomy, root) if taxonomy else {}
+        out += [
+            (res.sentiment, by_post[str(c + i)], found.get(str(c + i)))
+            for i, res in enumerate(results)
+        ]
     return out
 
 
@@ -162,14 +159,21 @@ def score(gold: list[set[str]], predicted: list[str]) -> dict:
 
 
 def evaluate_touchpoints(rows: list[tuple[str, list[str]]], engine, mapper, taxonomy) -> dict:
-    """Score the engine + taxonomy (+ category head, when the engine has one) on rows."""
+    """Score the primary touchpoint (root-cause head) and, beside it, the mention-based
+    dominant touchpoint of the engine + taxonomy (+ category head) on labelled rows."""
+    from opinion.nlp.rootcause import load_root_head
+
     gold = [gold_touchpoints(labels, taxonomy) for _, labels in rows]
-    read = post_mentions([text for text, _ in rows], engine, mapper)
-    predicted = [dominant_touchpoint(mentions, sentiment) for sentiment, mentions in read]
-    implicit = sum(any(m.get("implicit") for m in mentions) for _, mentions in read)
+    read = post_mentions([text for text, _ in rows], engine, mapper, taxonomy=taxonomy)
+    primary = [p[0] if p and p[0] else OTHER for *_, p in read]
+    dominant = [dominant_touchpoint(mentions, sentiment) for sentiment, mentions, _ in read]
+    implicit = sum(any(m.get("implicit") for m in mentions) for _, mentions, _ in read)
+    mentions_score = score(gold, dominant)
     return {
         "task": "touchpoint",
-        **score(gold, predicted),
+        **score(gold, primary),
+        "primary_from": "root-cause head" if load_root_head(taxonomy) else "mentions",
+        "mentions": {"accuracy": mentions_score["accuracy"], "scores": mentions_score},
         "posts_with_implicit": implicit,
         "taxonomy_version": taxonomy.version,
         "model_version": engine.version,
@@ -177,11 +181,13 @@ def evaluate_touchpoints(rows: list[tuple[str, list[str]]], engine, mapper, taxo
 
 
 def format_report(result: dict) -> list[str]:
-    """Human-readable lines: accuracy, per-touchpoint table, confusion matrix."""
+    """Human-readable lines: accuracy (primary, then mention-based), per-touchpoint table of
+    the primary touchpoint, confusion matrix."""
     lines = [
-        f"{result['n']} posts, dominant touchpoint accuracy {result['accuracy']:.4f} "
-        f"({result['posts_with_implicit']} with implicit mentions; "
-        f"taxonomy {result['taxonomy_version']})",
+        f"{result['n']} posts, primary touchpoint accuracy {result['accuracy']:.4f} "
+        f"({result['primary_from']}); dominant touchpoint by mentions "
+        f"{result['mentions']['accuracy']:.4f} ({result['posts_with_implicit']} with implicit "
+        f"mentions; taxonomy {result['taxonomy_version']})",
         f"{'touchpoint':<18}{'precision':>10}{'recall':>8}{'support':>9}",
     ]
     for tp, m in result["per_touchpoint"].items():

@@ -31,6 +31,7 @@ from opinion.serve import (
     catalog,
     charts,
     competitors,
+    complaint_drivers,
     emerging,
     exports,
     filters,
@@ -58,6 +59,7 @@ PAGES = (
     ("map", "/map", "Importance × satisfaction"),
     ("competitors", "/competitors", "Competitors"),
     ("trends", "/trends", "Trends"),
+    ("complaints", "/complaints", "Complaint drivers"),
     ("verbatims", "/verbatims", "Verbatims"),
     *manager_pages.PAGES,
 )
@@ -211,6 +213,8 @@ def build_context(
         )
     if page in manager_pages.NAMES:
         ctx.update(manager_pages.context(cur, page, f, verb))
+    if page == "complaints":
+        ctx.update(complaint_drivers.context(cur, f, ctx["previous"]))
     if page == "verbatims":
         vp = verbatims.verbatim_page(cur, f)
         total, mentions = counts(cur, f) if vp.posts else (0, 0)

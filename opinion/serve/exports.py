@@ -46,8 +46,8 @@ def export_records(cur, f: Filters, limit: int = EXPORT_LIMIT) -> Iterator[tuple
         yield (
             p.post_id, p.created, p.brand, p.source, p.safe_url, p.polarity, p.engagement,
             _joined(m.category for m in p.mentions), _joined(m.touchpoint for m in p.mentions),
-            "; ".join(f"{m.aspect} ({m.polarity})" for m in p.mentions),
-            "; ".join(f"{m.aspect} ({m.polarity})" for m in p.mentions if m.matched),
+            "; ".join(m.csv() for m in p.mentions),
+            "; ".join(m.csv() for m in p.mentions if m.matched),
             rating, scale, title, p.text,
         )  # fmt: skip
 

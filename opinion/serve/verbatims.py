@@ -35,6 +35,29 @@ class Mention:
     matched: bool  # this mention satisfies the page's filters (the others are context)
     in_title: bool = False  # start/end index the review's title, not its text
 
+    @property
+    def implicit(self) -> bool:
+        """No span: the category head read the category in a post that names none."""
+        return self.aspect is None
+
+    @property
+    def label(self) -> str:
+        """What a card, the report and the CSV call the mention: its aspect, or for an
+        implicit one its category ("noise", never "None")."""
+        if self.aspect is not None:
+            return self.aspect
+        return (self.category or "other").replace("_", " ")
+
+    @property
+    def detail(self) -> str:
+        """ "(negative, delays)", or "(negative, implicit)" when the label is the category."""
+        extra = "implicit" if self.implicit else (self.category or "").replace("_", " ")
+        return f"({self.polarity}{', ' + extra if extra else ''})"
+
+    def csv(self) -> str:
+        """ "delay (negative)"; an implicit mention "delays (negative, implicit)"."""
+        return f"{self.label} ({self.polarity}{', implicit' if self.implicit else ''})"
+
 
 @dataclass
 class Post:

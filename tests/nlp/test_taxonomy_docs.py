@@ -4,6 +4,7 @@ implicit ones included."""
 
 from __future__ import annotations
 
+import csv
 import json
 import re
 import shlex
@@ -79,3 +80,43 @@ def test_worked_example_runs_word_for_word(isolated: Path, monkeypatch):
     assert all(term is None for *_, term in implicit)
     accuracy = float(re.search(r"accuracy ([0-9.]+)", outputs["eval"]).group(1))
     assert accuracy >= 0.6, outputs["eval"]
+
+
+def _teach_commands() -> list[str]:
+    text = DOC.read_text(encoding="utf-8")
+    block = text.split("## Teach it your domain")[1]
+    code = re.search(r"```bash\n(.*?)```", block, re.S)
+    assert code, "the walkthrough has a bash block"
+    return [ln.strip() for ln in code.group(1).splitlines() if ln.strip()]
+
+
+def test_teach_it_your_domain_runs_word_for_word(isolated: Path, monkeypatch):
+    """pack → fit → label → fit with labels → eval, as docs/taxonomy.md writes it."""
+    runner = CliRunner()
+    outputs: dict[str, list[str]] = {}
+    for line in _teach_commands():
+        line = line.replace("/tmp/teach", str(isolated / "teach"))
+        if line.startswith("export "):
+            key, _, value = line[len("export ") :].partition("=")
+            monkeypatch.setenv(key, value)
+            continue
+        args = shlex.split(line)
+        assert args[0] == "opinion", line
+        result = runner.invoke(main, args[1:], catch_exceptions=False)
+        assert result.exit_code == 0, (line, result.output)
+        outputs.setdefault(args[1], []).append(result.output)
+    first, second = (json.loads(o.strip().splitlines()[-1]) for o in outputs["taxonomy"])
+    assert first["root_cause"]["labelled_examples"] == 0
+    labelled = REPO_ROOT / "tests" / "fixtures" / "hotel" / "queue.labelled.csv"
+    with labelled.open(encoding="utf-8") as fh:
+        n_labels = sum(1 for row in csv.DictReader(fh) if row["label"])
+    assert second["root_cause"]["labelled_examples"] == n_labels
+    assert second["taxonomy_version"] != first["taxonomy_version"]
+    queue = isolated / "teach" / "queue.csv"
+    with queue.open(encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    assert rows and all(r["label"] == "" and r["guess"] for r in rows)
+    report = outputs["eval"][0]
+    primary = float(re.search(r"primary touchpoint accuracy ([0-9.]+)", report).group(1))
+    by_mentions = float(re.search(r"dominant touchpoint by mentions ([0-9.]+)", report).group(1))
+    assert primary >= 0.6 and by_mentions >= 0.0, report

@@ -19,7 +19,16 @@ from opinion.serve.app import create_app
 
 from .ui_fixture import HOSTILE_TEXT, build_ui_warehouse
 
-ROUTES = ["/", "/map", "/competitors", "/trends", "/verbatims", "/alerts", "/drivers"]
+ROUTES = [
+    "/",
+    "/map",
+    "/competitors",
+    "/trends",
+    "/verbatims",
+    "/alerts",
+    "/drivers",
+    "/complaints",
+]
 HOSTILE = ["' OR 1=1 --", "x" * 10_000, "<script>alert(1)</script>", "United'; DROP TABLE posts;--",
            "%00", "../../etc/passwd", "ü" * 300]  # fmt: skip
 PARAMS = ["brand", "touchpoint", "category", "polarity", "from", "to", "days", "page", "grain",
