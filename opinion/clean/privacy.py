@@ -163,6 +163,7 @@ def _field_name(key: object) -> str:
     return text if plain else "?"
 
 
+_URL_QUERY = re.compile(r"(\bhttps?://[^\s?#]*)[?#]\S*?(?=:?\s|:?$)")
 _QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"|“[^”]*”|«[^»]*»|‘[^’]*’")
 
 
@@ -173,6 +174,7 @@ def safe_reason(reason: str) -> str:
     from opinion.clean.normalize import normalize_text
 
     text = normalize_text(reason).replace("\n", " ")
+    text = _URL_QUERY.sub(r"\1", text)  # a page's query would crowd out the why
     text = _QUOTED.sub("…", text)
     text = re.sub(r"(?i)\b(got|value|was)\s+\S.*$", r"\1 …", text)
     return text[:160]
