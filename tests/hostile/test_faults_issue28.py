@@ -114,3 +114,109 @@ def test_a_snowflake_id_is_not_a_card(settings, tmp_path):
     assert posts[snowflake]["url"] == f"https://twitter.com/i/status/{snowflake}"
     assert "[card]" in posts[snowflake]["text"] and "4929" not in posts[snowflake]["text"]
     assert not any("quentin" in pid for pid in posts)
+
+
+def _load(lake_dir, warehouse, *extra: str):
+    return CliRunner().invoke(
+        main, ["load", *extra, "--lake", str(lake_dir), "--warehouse", str(warehouse)]
+    )
+
+
+def _published_posts(warehouse) -> int:
+    import duckdb
+
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        return con.execute("SELECT count(*) FROM posts").fetchone()[0]
+
+
+def test_damaged_writer_file_is_one_line_and_rebuild_recovers(tmp_path):
+    """X4: garbage bytes over the writer file, or a torn block inside it: `load` says in one
+    line which file is damaged and which command rebuilds it; `load --rebuild` moves it aside
+    (NAME.damaged-STAMP) and rebuilds the warehouse from the lake."""
+    from tests.warehouse.conftest import make_lake
+
+    lake_dir, wh = tmp_path / "lake", tmp_path / "wh" / "opinion.duckdb"
+    rows = make_lake(lake_dir, source="gullwing", days=3, per_day=3)
+    assert _load(lake_dir, wh).exit_code == 0
+    writer = wh.with_name("opinion.writer.duckdb")
+    good = writer.read_bytes()
+    garbage = b"the quick heron eats the slow eel " * 400
+    for damage in (
+        garbage,  # not a database at all
+        good[:12288] + garbage[:4096] + good[12288 + 4096 :],  # a torn block after the header
+    ):
+        writer.write_bytes(damage)
+        result = _load(lake_dir, wh)
+        assert result.exit_code == 1 and "Traceback" not in result.output, result.output
+        (line,) = [x for x in result.output.splitlines() if x.startswith("Error:")]
+        assert str(writer) in line and "is damaged" in line
+        assert "`opinion load --rebuild` moves it aside" in line
+        assert result.output.count("\n") == 1, result.output
+        assert _published_posts(wh) == len(rows)  # readers keep the last snapshot
+
+    result = _load(lake_dir, wh, "--rebuild")
+    assert result.exit_code == 0, result.output
+    assert len(list(wh.parent.glob("opinion.writer.duckdb.damaged-*"))) == 1
+    assert _published_posts(wh) == len(rows)
+    assert _load(lake_dir, wh).exit_code == 0  # the rebuilt writer is a normal one
+
+
+_FULL_DISK = r"""
+import json, subprocess, sys
+mnt, lake = sys.argv[1], sys.argv[2]
+wh = mnt + "/opinion.duckdb"
+cli = [sys.executable, "-m", "opinion", "load", "--lake", lake, "--warehouse", wh]
+out = {}
+if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", mnt]).returncode:
+    print(json.dumps({"skip": "cannot mount"})); sys.exit(0)
+full = subprocess.run(cli, capture_output=True, text=True)
+out["full"] = [full.returncode, full.stderr]
+subprocess.run(["mount", "-o", "remount,size=64m", mnt], check=True)
+again = subprocess.run(cli, capture_output=True, text=True)
+out["again"] = [again.returncode, again.stderr]
+import duckdb
+with duckdb.connect(mnt + "/opinion.duckdb", read_only=True) as con:
+    out["posts"] = con.execute("SELECT count(*) FROM posts").fetchone()[0]
+print(json.dumps(out))
+"""
+
+
+def test_disk_full_during_load_is_one_line_and_the_next_load_recovers(tmp_path):
+    """X1: the warehouse on a 1 MiB tmpfs (mounted in a private mount namespace, so no root is
+    needed where user namespaces are allowed): DuckDB fails in its checkpoint (a FatalException
+    before this fix); `load` says so in one line, and once there is room the next load
+    completes with every post."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    import pytest
+
+    from tests.conftest import REPO
+    from tests.warehouse.conftest import make_lake
+
+    if not shutil.which("unshare"):
+        pytest.skip("no unshare")
+    lake_dir, mnt = tmp_path / "lake", tmp_path / "mnt"
+    mnt.mkdir()
+    rows = make_lake(lake_dir, source="gullwing", days=3, per_day=3)
+    proc = subprocess.run(
+        ["unshare", "-rm", sys.executable, "-c", _FULL_DISK, str(mnt), str(lake_dir)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+    if proc.returncode and "unshare" in proc.stderr:
+        pytest.skip(f"no user namespaces here: {proc.stderr.strip()[:100]}")
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    if "skip" in out:
+        pytest.skip(out["skip"])
+    rc, stderr = out["full"]
+    assert rc == 1 and "Traceback" not in stderr and "FATAL" not in stderr, stderr
+    errors = [x for x in stderr.splitlines() if x.startswith("Error:")]
+    assert errors == [x for x in stderr.splitlines() if "Error" in x], stderr
+    assert len(errors) == 1 and "no space left on device" in errors[0]
+    assert out["again"][0] == 0, out["again"][1]
+    assert out["posts"] == len(rows)
