@@ -200,6 +200,11 @@ def extract(warehouse, lake_dir, model, force) -> None:
 
     report = run(_settings(warehouse, lake_dir, model=model), force=force)
     click.echo(json.dumps(report.__dict__))
+    if report.skipped:  # their posts are missing until collect rewrites them: not a success
+        raise click.ClickException(
+            f"{len(report.skipped)} raw partition(s) unreadable, skipped ({report.skipped[0]}"
+            f"{', …' if len(report.skipped) > 1 else ''}); collect their source again to rewrite"
+        )
 
 
 @main.command()

@@ -14,7 +14,7 @@ import re
 
 from opinion.clean.pii_patterns import any_first_name, common_word
 
-__all__ = ["name_span", "not_a_handle", "org_handle", "role_email", "toll_free"]
+__all__ = ["date_like", "name_span", "not_a_handle", "org_handle", "role_email", "toll_free"]
 
 # handles that name an organisation, not a person: airports, airlines, media, help desks,
 # companies, teams, clubs (matched after trailing digits and underscores are cut)
@@ -72,6 +72,18 @@ _TOLL_FREE = re.compile(
 )
 
 
+# a calendar date (02.27.2015, 27/02/2015, 2015-02-27): phone parsers take some for numbers
+_DATE = re.compile(
+    r"^(?:(?:0?[1-9]|[12]\d|3[01])[./\-](?:0?[1-9]|[12]\d|3[01])[./\-](?:19|20)\d{2}|"
+    r"(?:19|20)\d{2}[./\-](?:0?[1-9]|1[0-2])[./\-](?:0?[1-9]|[12]\d|3[01]))$"
+)
+
+
+def date_like(value: str) -> bool:
+    """A date, not a phone number (`02.27.2015`)."""
+    return bool(_DATE.match(value.strip()))
+
+
 def toll_free(number: str) -> bool:
     """A toll-free number (1-800 …, +800 …): a business line, never a customer's."""
     return bool(_TOLL_FREE.match(re.sub(r"[^\d+]", "", number)))
@@ -83,9 +95,13 @@ _PLACE_AFTER = re.compile(
     r"(?i)^[\s\-,]*(?:airport|airports|intl|international|int'l|terminal|field|route|routes|"
     r"station|hub|gate|lounge|airlines?|airways|air\b|hotel|hotels|resort|inn|center|centre|"
     r"mall|stadium|arena|university|college|school|hospital|county|city|valley|beach|"
-    r"island|islands|bay|park|club|team|show|channel|network|app|website|store|flight(?!\s+"
+    r"island|islands|bay|park|club|team|show|channel|network|app|website|store|cafe|café|"
+    r"bar|grill|restaurant|bistro|diner|deli|kitchen|pub|bakery|pizzeria|cty|township|parish|"
+    r"flight(?!\s+"
     r"(?:attendants?|crew|purser|steward)))\b"
 )
+# a lower-case word with a contraction (didn't, it's, we're): a verb glued to a name's span
+_CONTRACTION = re.compile(r"^[a-z]+(?:n['’]t|['’](?:s|re|ll|ve|d|m))$")
 _SENTENCE_START = re.compile(r"(?:^|[.!?:;…\"“(]\s*|^\s*(?:[@#]\w+\s+)+)$")
 _VOWEL = re.compile(r"[aeiouyAEIOUY]")
 
@@ -120,6 +136,8 @@ def name_span(
         first = words[0].group(0)
         if common_word(first) and not any_first_name(first):
             words = words[1:]
+    while words and _CONTRACTION.match(words[-1].group(0)):  # "Rhonda didn't", "Denver it's"
+        words = words[:-1]
     if len(words) < least:
         return None
     return start + words[0].start(), start + words[-1].end()

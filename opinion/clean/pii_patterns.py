@@ -99,11 +99,36 @@ def _common_words() -> frozenset[str]:
 COMMON_LOGPROB = -14.5  # "embassy" -13.3, "suites" -14.2 are common; "gonzalez" -17.1 is not
 
 
+#: gender-guesser's frequency columns for Great Britain, Ireland and the USA, and the level
+#: (1 = rare … 13) from which a common English word counts as a first name in English text
+_ENGLISH_COLUMNS, _ENGLISH_LEVEL = (0, 1, 2), 2
+
+
 @functools.cache
 def _all_first_names() -> frozenset[str]:
+    """Every gazetteer first name, except common English words that are no first name in
+    English-speaking countries: "Take", "Core", "Woo", "Kit" are names somewhere (Japan, the
+    Netherlands, Korea), but in an English sentence they are words ("to Take Off", "Woo
+    Hoo"); "Rose", "Grace", "Will", "Bill" stay names."""
     from gender_guesser.detector import Detector
 
-    return frozenset(str(k).lower() for k in Detector(case_sensitive=False).names)
+    common = _common_words()
+    out = set()
+    for name, genders in Detector(case_sensitive=False).names.items():
+        low = str(name).lower()
+        if low in common and _english_level(genders) < _ENGLISH_LEVEL:
+            continue
+        out.add(low)
+    return frozenset(out)
+
+
+def _english_level(genders: dict) -> int:
+    best = 0
+    for freq in genders.values():
+        for col in _ENGLISH_COLUMNS:
+            ch = freq[col] if col < len(freq) else " "
+            best = max(best, int(ch, 16) if ch.strip() else 0)
+    return best
 
 
 def any_first_name(word: str) -> bool:
@@ -131,9 +156,22 @@ def _booking_ok(value: str) -> bool:
     return not _FLIGHT.match(value) and _not_common(value)
 
 
+# a US aircraft registration (FAA: N, a digit 1-9, up to 5 characters, letters last, no I/O):
+# "Flight 1447 (N351JB)", "the new tail N598JB"; only a booking with a booking word before it
+_TAIL = re.compile(r"^N[1-9]\d{0,4}[A-HJ-NP-Z]{0,2}$")
+
+
 def _booking_bare_ok(value: str) -> bool:
     letters = sum(c.isalpha() for c in value)
-    return letters >= 2 and _has_digit(value) and not _FLIGHT.match(value)
+    shaped = _FLIGHT.match(value) or _TAIL.match(value)
+    return letters >= 2 and _has_digit(value) and not shaped
+
+
+def _number_ok(value: str) -> bool:
+    """A membership, passport or id number after its word is mostly digits ("AB1234567",
+    "7H2K4L9"), not a word with a digit in it (`#trueblue member4life`)."""
+    digits = sum(c.isdigit() for c in value)
+    return digits >= 4 or 2 * digits >= sum(c.isalnum() for c in value)
 
 
 # filler between a context word and its value: "number", "no.", "#", ":", "is", "my", ...
@@ -200,9 +238,9 @@ RULES: tuple[Rule, ...] = (
     Rule("BOOKING_REF", _c(r"(?<![\w#@\-/.])(?P<v>[A-Z0-9]{6})(?![\w\-/])"), 0.6, _booking_bare_ok),
     # e-tickets: 13 digits (airline prefix + 10), often 3-10 split
     Rule("TICKET_NUMBER", _c(r"(?<![\w.])(?P<v>\d{3}[ \-]?\d{10}(?:[ \-/]\d{1,2})?)(?![\w])"), 0.8),
-    Rule("FREQUENT_FLYER", _c(rf"{_FF_CTX}{_FILL}(?P<v>{_TOKEN})"), 0.8),
-    Rule("PASSPORT", _c(rf"{_PASSPORT_CTX}{_FILL}(?P<v>{_TOKEN})"), 0.8),
-    Rule("NATIONAL_ID", _c(rf"{_NATID_CTX}{_FILL}(?P<v>{_TOKEN})"), 0.8),
+    Rule("FREQUENT_FLYER", _c(rf"{_FF_CTX}{_FILL}(?P<v>{_TOKEN})"), 0.8, _number_ok),
+    Rule("PASSPORT", _c(rf"{_PASSPORT_CTX}{_FILL}(?P<v>{_TOKEN})"), 0.8, _number_ok),
+    Rule("NATIONAL_ID", _c(rf"{_NATID_CTX}{_FILL}(?P<v>{_TOKEN})"), 0.8, _number_ok),
     Rule("NATIONAL_ID", _c(r"(?<![\w.])(?P<v>\d{11})(?![\w])"), 0.6, pesel_ok),
     Rule("NATIONAL_ID", _c(r"(?i)(?<![\w])(?P<v>[XYZ]?\d{7,8}-?[A-Z])\b"), 0.7, dni_ok),
     Rule("NATIONAL_ID", _c(r"(?i)\b(?P<v>[A-Z]{6}\d{2}[A-EHLMPR-T]\d{2}[A-Z]\d{3}[A-Z])\b"), 0.9),

@@ -30,7 +30,14 @@ from collections.abc import Iterable, Sequence
 
 from opinion.clean.names import looks_like_name as _looks_like_name
 from opinion.clean.names import shouting
-from opinion.clean.not_personal import name_span, not_a_handle, org_handle, role_email, toll_free
+from opinion.clean.not_personal import (
+    date_like,
+    name_span,
+    not_a_handle,
+    org_handle,
+    role_email,
+    toll_free,
+)
 from opinion.clean.pii_patterns import PLACEHOLDERS as _RULE_PLACEHOLDERS
 from opinion.clean.pii_patterns import RULES
 from opinion.clean.urls import clean_url
@@ -163,6 +170,7 @@ def _field_name(key: object) -> str:
     return text if plain else "?"
 
 
+_URL_QUERY = re.compile(r"(\bhttps?://[^\s?#]*)[?#]\S*?(?=:?\s|:?$)")
 _QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"|“[^”]*”|«[^»]*»|‘[^’]*’")
 
 
@@ -173,6 +181,7 @@ def safe_reason(reason: str) -> str:
     from opinion.clean.normalize import normalize_text
 
     text = normalize_text(reason).replace("\n", " ")
+    text = _URL_QUERY.sub(r"\1", text)  # a page's query would crowd out the why
     text = _QUOTED.sub("…", text)
     text = re.sub(r"(?i)\b(got|value|was)\s+\S.*$", r"\1 …", text)
     return text[:160]
@@ -387,7 +396,7 @@ class Redactor:
             return self._is_name(text, result)
         if kind == "EMAIL_ADDRESS":
             return not role_email(value)
-        return kind != "PHONE_NUMBER" or not toll_free(value)
+        return kind != "PHONE_NUMBER" or not (toll_free(value) or date_like(value))
 
     def _is_name(self, text: str, result) -> bool:
         """Whether a PERSON span is a name to redact: what is left of it after dropping

@@ -63,6 +63,9 @@ def collect_source(
         cursor = WINDOWED[source.config.connector](*window)
     else:
         cursor = read_cursor(settings.lake_dir, source.name, source.key)
+    reread = _unreadable_raw(settings, source.name) if window is None else []
+    if reread:
+        cursor = None
     report: dict[str, Any] = {
         "source": source.name,
         "key": source.key,
@@ -74,6 +77,8 @@ def collect_source(
         "cursor": cursor,
         "complete": True,
     }
+    if reread:
+        report["reread"] = reread
     pages = source.pages(cursor)
     try:
         for page in pages:
@@ -106,6 +111,23 @@ def collect_source(
         report["requests"], report["retries"] = client.requests, client.retries
     log.info("collected %s/%s: %s", source.name, source.key, report)
     return report
+
+
+def _unreadable_raw(settings: Settings, source: str) -> list[str]:
+    """Raw partitions of `source` that cannot be read (named in a warning). Their posts are
+    missing downstream, and a cursor would say the records were already collected, so every
+    cursor of the source is forgotten: this collect and the next one of each other key read
+    from the start, and the merge rewrites the damaged partitions."""
+    from opinion.sources.state import forget_cursors
+
+    bad = [p.relpath for p in settings.lake.unreadable_partitions("raw", source)]
+    if bad:
+        forget_cursors(settings.lake_dir, source)
+        log.warning(
+            "%s: %d raw partition(s) unreadable (%s); reading the source again from the start "
+            "to rewrite them", source, len(bad), ", ".join(bad[:5]),
+        )  # fmt: skip
+    return bad
 
 
 def run_job(

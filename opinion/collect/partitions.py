@@ -227,10 +227,12 @@ def _check_batch(settings, source, report, full_read, authoritative, write_rejec
         )  # fmt: skip
     if not full_read:
         return
-    held = sum(
-        int(p.metadata("posts").get(lake.META_ROW_COUNT, 0))
-        for p in settings.lake.list_partitions("raw", source=source)
-    )
+    held = 0
+    for part in settings.lake.list_partitions("raw", source=source):
+        try:
+            held += int(part.metadata("posts").get(lake.META_ROW_COUNT, 0))
+        except (OSError, ValueError, pa.ArrowException):
+            continue  # unreadable: rewritten by the merge below
     ratio = min_rows_ratio()
     if held and report.posts < ratio * held:
         message = (

@@ -315,6 +315,21 @@ class Lake:
                     out.append(Partition(kind, src, day, day_dir, self))
         return sorted(out)
 
+    def unreadable_partitions(self, kind: str, source: str) -> list[Partition]:
+        """Partitions of `source` with a table file that cannot be read in full (truncated,
+        not Parquet, a damaged page). Why: such a partition's posts are missing downstream
+        until collect rewrites it, so collect looks for them before trusting its cursor."""
+        bad = []
+        for part in self.list_partitions(kind, source=source):
+            for name in sorted(PARTITION_TABLES[kind]):
+                try:
+                    with part.file(name).open("rb") as fh:
+                        pq.ParquetFile(fh).read(use_threads=False)
+                except (OSError, ValueError, pa.ArrowException):
+                    bad.append(part)
+                    break
+        return bad
+
     def period_keys(self, source: str, posts_per_day: Mapping[str, int]) -> dict[str, str]:
         """The partition key for each UTC day of a collect run's posts ({day: n_posts}).
 

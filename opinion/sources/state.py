@@ -61,6 +61,18 @@ def write_cursor(lake_dir: Path, source: str, key: str, cursor: str) -> Path:
     return path
 
 
+def forget_cursors(lake_dir: Path, source: str) -> int:
+    """Delete every cursor of `source` (each key: one file, one query), so its next collects
+    read from the start; returns how many there were. Used when a raw partition of the
+    source is unreadable: whichever key's records it held must be read again."""
+    folder = Lake.of(lake_dir).path("state") / f"source={_check('source', source)}"
+    gone = 0
+    for f in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+        f.unlink(missing_ok=True)
+        gone += 1
+    return gone
+
+
 def all_cursors(lake_dir: Path) -> list[dict]:
     """Every stored cursor as `{source, key, cursor, updated_at}` (updated_at: aware datetime),
     sorted by (source, key). Unreadable files are skipped."""

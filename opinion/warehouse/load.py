@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import errno
 import logging
+import re
 import time
 from pathlib import Path
 
@@ -212,20 +213,77 @@ def run_load(settings: Settings, rebuild: bool = False) -> LoadReport:
 
     A second `load` of the same warehouse waits for the first (`OPINION_LOCK_TIMEOUT`, default
     600 s) instead of failing on DuckDB's file lock, then stops with one clear line. Disk full
-    (ENOSPC) becomes a one-line error as well."""
+    (ENOSPC, DuckDB's Fatal/Transaction errors included) and a damaged writer file are one
+    line as well; `rebuild` moves a damaged writer file aside and builds it again from the
+    lake (the published snapshot keeps serving meanwhile)."""
     writer = Path(settings.writer_warehouse)
     with held(writer.with_name(writer.name + ".lock"), f"a load of {writer.name}"):
-        return _no_space(lambda: load_lake(settings, rebuild=rebuild), "load")
+        try:
+            return _no_space(lambda: load_lake(settings, rebuild=rebuild), "load")
+        except duckdb.Error as exc:
+            if not _damaged(exc):
+                raise
+            if not rebuild:
+                raise RuntimeError(
+                    f"load: the writer warehouse {writer} is damaged ({_first_line(exc)}); "
+                    f"`opinion load --rebuild` moves it aside and rebuilds it from the lake"
+                ) from None
+            aside = _set_aside(writer)
+            log.warning(
+                "load: the writer warehouse %s was damaged (%s); moved to %s, rebuilding it "
+                "from the lake", writer, _first_line(exc), aside.name,
+            )  # fmt: skip
+            return _no_space(lambda: load_lake(settings, rebuild=True), "load")
+
+
+#: What DuckDB says of a file it cannot trust (garbage bytes, a torn block, a bad header)
+_DAMAGE = (
+    "not a valid duckdb database",
+    "corrupt database",
+    "does not match stored checksum",
+    "failed to read database header",
+)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:300] if text else type(exc).__name__
+
+
+def _damaged(exc: BaseException) -> bool:
+    return any(m in str(exc).lower() for m in _DAMAGE) and "no space left" not in str(exc).lower()
+
+
+def _set_aside(writer: Path) -> Path:
+    """Rename the damaged writer (and its WAL, which belongs to it) to `NAME.damaged-STAMP`."""
+    import datetime as dt
+
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
+    aside = writer.with_name(f"{writer.name}.damaged-{stamp}")
+    writer.replace(aside)
+    wal = writer.with_name(writer.name + ".wal")
+    if wal.exists():
+        wal.replace(aside.with_name(aside.name + ".wal"))
+    return aside
 
 
 def _no_space(fn, stage: str):
     """Run `fn`; a full disk, or a writer file another program holds, becomes one clear
-    RuntimeError instead of a traceback."""
+    RuntimeError instead of a traceback. DuckDB reports a full disk as IOException, or as
+    FatalException/TransactionException when it happens in a checkpoint or a commit (the
+    WAL keeps the data: the next load replays it)."""
     try:
         return fn()
-    except duckdb.IOException as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        if "No space left" in first or "lock" in first.lower():
+    except duckdb.Error as exc:
+        first = _first_line(exc)
+        if "no space left" in first.lower():
+            where = re.search(r'file "([^"]+)"', first)
+            at = f" ({where.group(1)})" if where else ""
+            raise RuntimeError(
+                f"{stage}: no space left on device{at}; free space and re-run (what was "
+                "loaded is kept)"
+            ) from None
+        if isinstance(exc, duckdb.IOException) and "lock" in first.lower():
             raise RuntimeError(f"{stage}: {first}") from None
         raise
     except OSError as exc:

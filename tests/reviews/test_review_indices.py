@@ -70,6 +70,7 @@ def test_nps_csi_and_recommending_on_a_1_to_10_scale(con):
     review(con, "A", "2024-03-06", 1, "1-10", False, spam=0.9)  # nor spam
     row = con.execute(
         f"SELECT {COLS} FROM v_review_indices WHERE brand = 'A' AND touchpoint = 'all'"
+        " AND grain = 'month'"
     ).fetchall()
     assert len(row) == 1
     r = row[0]
@@ -86,6 +87,7 @@ def test_nps_csi_and_recommending_on_a_1_to_10_scale(con):
     assert r[13] < 4 / 7 < r[14] and r[15] is True
     crew = con.execute(
         f"SELECT {COLS} FROM v_review_indices WHERE brand = 'A' AND touchpoint = 'cabin_crew'"
+        " AND grain = 'month'"
     ).fetchall()[0]
     assert crew[:4] == (4, 4, 0, 0) and crew[4] == pytest.approx(100.0)
 
@@ -100,7 +102,7 @@ def test_scale_mappings(con):
         (b, (p, pa, d))
         for b, p, pa, d in con.execute(
             "SELECT brand, promoters, passives, detractors FROM v_review_indices "
-            "WHERE touchpoint = 'all'"
+            "WHERE touchpoint = 'all' AND grain = 'month'"
         ).fetchall()
     )
     assert got == {"S": (1, 1, 2), "Z": (1, 1, 2)}
@@ -122,6 +124,7 @@ def test_period_macro_and_months(con):
     review(con, "C", "2024-02-10", 1, "1-10", False)
     months = con.execute(
         "SELECT period_start, nps FROM v_review_indices WHERE brand = 'C' AND touchpoint = 'all' "
+        "AND grain = 'month' "
         "ORDER BY 1"
     ).fetchall()
     assert months == [(date(2024, 1, 1), 100.0), (date(2024, 2, 1), -100.0)]
@@ -144,6 +147,6 @@ def test_rows_loaded_before_0004_count_as_stars(con):
         " now())"
     )
     r = con.execute(
-        "SELECT ratings, promoters, csi FROM v_review_indices WHERE brand = 'D'"
+        "SELECT ratings, promoters, csi FROM v_review_indices WHERE brand = 'D' AND grain = 'month'"
     ).fetchall()
     assert r == [(1, 1, 100.0)]
