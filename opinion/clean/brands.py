@@ -191,7 +191,7 @@ class BrandList:
             return []
         if not hasattr(self, "_named_re"):
             names = {" ".join(n.lower().split()) for n in self._by_name} | set(self._alias_owner)
-            self._named_re = re.compile(rf"(?<!\w)({_alternation(names)})(?!\w)", re.I)
+            self._named_re = re.compile(rf"(?<![\w@])({_alternation(names)})(?!\w)", re.I)
         out = [(m.start(), m.end()) for m in self._named_re.finditer(text)]
         if self._handle_re is not None:
             out += [(m.start(), m.end()) for m in self._handle_re.finditer(text)]
