@@ -13,8 +13,8 @@ more often, so the call wins. The root-cause head is a small classifier that rea
 
 and outputs one probability per category (a linear layer plus a weight per hashed word).
 The primary touchpoint is the touchpoint with the largest summed probability, the primary
-category the most likely category under it, and the
-confidence that touchpoint's probability (`RootCauseHead.primary`).
+category the most likely category under it, and the confidence that touchpoint's
+probability (`RootCauseHead.primary`).
 
 It is fitted by `opinion taxonomy fit` (`fit_root_head`) from two kinds of examples trained
 together: the pack's weak labels (the categories a post's mentions of its own sentiment map
