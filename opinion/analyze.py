@@ -51,6 +51,101 @@ def engine_and_brands(model: str | None = None):
     return engine, brands
 
 
+def sentiment_labels(
+    path: Path,
+    text_col: str = "text",
+    label_col: str = "label",
+    rating_buckets: tuple[float, float] | None = None,
+    strict: bool = False,
+) -> tuple[list[str], list[str], int]:
+    """(texts, labels, skipped) of a labelled CSV / JSON Lines / Parquet file: label names
+    with their aliases (`evaluate_sentiment.LABEL_ALIASES`), or a numeric rating bucketed by
+    `rating_buckets`. Rows without a text or a label are skipped; with `strict`, a label that
+    is there but unknown is a one-line ValueError (training must not guess)."""
+    from opinion.nlp.evaluate_sentiment import KNOWN_LABELS, normalise_label, rating_label
+
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"input file not found: {path}")
+    rows = [r for r in read_rows(path) if "__error__" not in r]
+    if not rows:
+        raise ValueError(f"{path.name}: no readable rows")
+    for col in (text_col, label_col):
+        if col not in rows[0]:
+            raise ValueError(f"no column {col!r} in {path.name}; columns: {list(rows[0])[:12]}")
+    texts, gold = [], []
+    for n, row in enumerate(rows, 1):
+        text, raw = row.get(text_col), row.get(label_col)
+        label = rating_label(raw, rating_buckets) if rating_buckets else normalise_label(raw)
+        if label is None and strict and raw is not None and str(raw).strip():
+            raise ValueError(
+                f"{path.name} row {n}: unknown label {str(raw)[:40]!r} in {label_col!r} "
+                f"(known: {KNOWN_LABELS})"
+            )
+        if isinstance(text, str) and text.strip() and label is not None:
+            texts.append(text)
+            gold.append(label)
+    if not texts:
+        what = "numeric ratings" if rating_buckets else "labels negative/neutral/positive"
+        raise ValueError(f"{path.name}: no row has a text and {what} in {label_col!r}")
+    return texts, gold, len(rows) - len(texts)
+
+
+def post_tweets(data_dir: str | Path, value: str | None) -> Path | None:
+    """`opinion train --post-data`: a file, `none`, or (unset) the SemEval-2017 tweets beside
+    the ABSA folder when they are there."""
+    if value is not None:
+        if value.strip().lower() == "none":
+            return None
+        if not Path(value).is_file():
+            raise FileNotFoundError(f"post-sentiment tweets not found: {value}")
+        return Path(value)
+    from opinion.nlp.train import POST_FILE
+
+    default = Path(data_dir).parent / "tweets" / POST_FILE
+    return default if default.is_file() else None
+
+
+def train_post_labels(
+    labels_path,
+    text_col,
+    label_col,
+    base_dir,
+    out_dir,
+    tweets,
+    dev_path,
+    seed=13,
+    limit=None,
+    epochs=None,
+    echo=print,
+) -> dict:
+    """`opinion train --post-labels FILE`: refit the post head on a labelled file (and the
+    general tweets), the general tweets' features kept in ~/.cache/opinion/post-features."""
+    import os
+
+    from opinion.nlp.post_head import PostHeadConfig, train_post_head
+
+    texts, labels, skipped = sentiment_labels(Path(labels_path), text_col, label_col, strict=True)
+    dev = None
+    if dev_path:
+        dev_texts, dev_labels, _ = sentiment_labels(
+            Path(dev_path), text_col, label_col, strict=True
+        )
+        dev = (dev_texts, dev_labels)
+    echo(f"{len(texts)} labelled posts ({skipped} rows without text or label skipped)")
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "opinion"
+    cfg = PostHeadConfig(
+        Path(base_dir),
+        Path(out_dir),
+        post_data=tweets,
+        seed=seed,
+        limit=limit,
+        cache_dir=cache / "post-features",
+        **({"epochs": epochs} if epochs else {}),
+    )
+    return train_post_head(cfg, texts, labels, dev, echo)
+
+
 def evaluate_sentiment_file(
     path: Path,
     text_col: str = "text",
@@ -62,31 +157,9 @@ def evaluate_sentiment_file(
     labelled CSV / JSON Lines / Parquet file (label names, or a numeric rating bucketed by
     `rating_buckets`), with VADER on the same rows. Rows without a usable label or text are
     counted as skipped."""
-    from opinion.nlp.evaluate_sentiment import (
-        normalise_label,
-        rating_label,
-        sentiment_metrics,
-        vader_labels,
-    )
+    from opinion.nlp.evaluate_sentiment import sentiment_metrics, vader_labels
 
-    if not path.exists():
-        raise FileNotFoundError(f"input file not found: {path}")
-    rows = [r for r in read_rows(path) if "__error__" not in r]
-    if not rows:
-        raise ValueError(f"{path.name}: no readable rows")
-    for col in (text_col, label_col):
-        if col not in rows[0]:
-            raise ValueError(f"no column {col!r} in {path.name}; columns: {list(rows[0])[:12]}")
-    texts, gold = [], []
-    for row in rows:
-        text, raw = row.get(text_col), row.get(label_col)
-        label = rating_label(raw, rating_buckets) if rating_buckets else normalise_label(raw)
-        if isinstance(text, str) and text.strip() and label is not None:
-            texts.append(text)
-            gold.append(label)
-    if not texts:
-        what = "numeric ratings" if rating_buckets else "labels negative/neutral/positive"
-        raise ValueError(f"{path.name}: no row has a text and {what} in {label_col!r}")
+    texts, gold, skipped = sentiment_labels(path, text_col, label_col, rating_buckets)
     engine, brands = engine_and_brands(model)
     pred: list[str | None] = []
     for c in range(0, len(texts), CHUNK):
@@ -95,7 +168,7 @@ def evaluate_sentiment_file(
         pred += [r.sentiment for r in results]
     return {
         "n": len(texts),
-        "skipped": len(rows) - len(texts),
+        "skipped": skipped,
         "model_version": engine.version,
         "labels": {c: gold.count(c) for c in sorted(set(gold))},
         "sentiment": sentiment_metrics(gold, pred),

@@ -199,14 +199,77 @@ def label(pack, n, out_path, limit, lake_dir, model) -> None:
 @click.option("--seed", default=13, show_default=True)
 @click.option("--limit", type=int, default=None, help="Cap examples per file (smoke runs).")
 @click.option("--epochs", type=int, default=None, help="Override the number of epochs.")
+@click.option(
+    "--post-labels",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Your labelled posts (CSV/JSONL/Parquet, labels as for `opinion eval --task "
+    "sentiment`): refit only the post-sentiment head on them, over the frozen encoder.",
+)
+@click.option("--text-col", default="text", show_default=True, help="(--post-labels)")
+@click.option("--label-col", default="label", show_default=True, help="(--post-labels)")
+@click.option(
+    "--from",
+    "base_dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="(--post-labels) the model whose encoder and other heads are kept (default: the "
+    "embedded model folder).",
+)
+@click.option(
+    "--post-data",
+    default=None,
+    help="General post-level tweets (JSON Lines) learnt beside your labels (default: "
+    "tweets/semeval17_4a.train.jsonl beside --data; `none`: your labels only).",
+)
+@click.option(
+    "--post-dev",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="(--post-labels) labelled posts never trained on, scored into metrics.json.",
+)
 @one_line_errors
-def train(data_dir, out_dir, seed, limit, epochs) -> None:
-    """Fine-tune the embedded MiniLM (aspect tagging + aspect sentiment, one joint model)."""
+def train(
+    data_dir,
+    out_dir,
+    seed,
+    limit,
+    epochs,
+    post_labels,
+    text_col,
+    label_col,
+    base_dir,
+    post_data,
+    post_dev,
+) -> None:
+    """Fine-tune the embedded MiniLM (aspect tagging + aspect sentiment + post sentiment, one
+    joint model), or with --post-labels only its post-sentiment head, in minutes."""
+    from opinion.analyze import post_tweets, train_post_labels
     from opinion.nlp.registry import EMBEDDED_DIR
-    from opinion.nlp.train import TrainConfig, train_all
 
     logging.getLogger().setLevel(logging.INFO)
+    tweets = post_tweets(data_dir, post_data)
+    if post_labels:
+        report = train_post_labels(
+            post_labels,
+            text_col,
+            label_col,
+            base_dir or EMBEDDED_DIR,
+            out_dir or EMBEDDED_DIR,
+            tweets,
+            post_dev,
+            seed=seed,
+            limit=limit,
+            epochs=epochs,
+            echo=click.echo,
+        )
+        click.echo(json.dumps(report["dev_metrics"], indent=2))
+        return
+    from opinion.nlp.train import TrainConfig, train_all
+
     extra = {"epochs": epochs} if epochs else {}
+    if post_data is not None:
+        extra["post_data"] = tweets
     cfg = TrainConfig(
         Path(data_dir),
         Path(out_dir) if out_dir else EMBEDDED_DIR,

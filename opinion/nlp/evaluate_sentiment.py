@@ -25,10 +25,16 @@ LABEL_ALIASES = {
 }
 
 
+KNOWN_LABELS = "negative/neutral/positive, neg/neu/pos, -1/0/1"
+
+
 def normalise_label(value: object) -> str | None:
-    """A sentiment label as one of CLASSES (case-insensitive, common aliases), else None."""
-    if value is None:
+    """A sentiment label as one of CLASSES (case-insensitive, common aliases; a number -1, 0
+    or 1 as read from JSON or Parquet), else None."""
+    if value is None or isinstance(value, bool):
         return None
+    if isinstance(value, int | float) and value in (-1, 0, 1):
+        return CLASSES[int(value) + 1]
     return LABEL_ALIASES.get(str(value).strip().lower())
 
 

@@ -152,6 +152,15 @@ class JointOutput:
     post_logits: object = None
 
 
+def post_features(states, attention_mask):
+    """What the post head reads of a row: the mean of its token states and [CLS], joined."""
+    import torch
+
+    m = attention_mask.to(states.dtype)
+    mean = (states * m[..., None]).sum(1) / m.sum(1, keepdim=True).clamp_min(1)
+    return torch.cat([mean, states[:, 0]], -1)
+
+
 @functools.cache
 def _model_class():
     """The nn.Module, defined on first use so importing this module stays torch-free."""
@@ -186,10 +195,12 @@ def _model_class():
 
         def post_logits(self, states, attention_mask):
             """Post-level polarity logits: mean of the row's token states and [CLS]."""
-            m = attention_mask.to(states.dtype)
-            mean = (states * m[..., None]).sum(1) / m.sum(1, keepdim=True).clamp_min(1)
-            x = self.dropout(torch.cat([mean, states[:, 0]], -1))
-            hidden = torch.tanh(self.classifier["post_hidden"](x))
+            return self.post_head(post_features(states, attention_mask))
+
+        def post_head(self, features):
+            """The post head alone, on `post_features` (what `opinion train --post-labels`
+            refits over a frozen encoder)."""
+            hidden = torch.tanh(self.classifier["post_hidden"](self.dropout(features)))
             return self.classifier["post_out"](self.dropout(hidden))
 
         def span_logits(self, states, attention_mask, rows, span_mask):
@@ -324,6 +335,27 @@ class JointAbsa(AspectTagger):
         """Post-level {polarity: probability} per text from the post head (trained on
         post-level labels). Texts just tagged whole reuse their encoder states (no tokenising,
         no encoder pass); the rest are encoded here."""
+        rows = self._post_pass(
+            texts, batch_size, lambda s, a: self.model.post_logits(s, a).float().softmax(-1)
+        )
+        return [dict(zip(CLASSES, r.tolist(), strict=True)) for r in rows]
+
+    def post_features(self, texts: list[str], batch_size: int = 64, keep_dtype: bool = False):
+        """The post head's input per text (`post_features`: mean of token states and [CLS]),
+        one CPU row per text, float32 (`keep_dtype`: the dtype the model computes in): a
+        frozen encoder's reading, computed once so that `opinion train --post-labels` fits
+        the head alone."""
+        import torch
+
+        if not texts:
+            return torch.zeros((0, 2 * self.model.config.hidden_size))
+        rows = self._post_pass(texts, batch_size, lambda s, a: post_features(s, a).cpu())
+        out = torch.stack(rows)
+        return out if keep_dtype else out.float()
+
+    def _post_pass(self, texts: list[str], batch_size: int, head) -> list:
+        """`head(states, attention_mask)` per text, from kept states where the text was just
+        tagged whole, else from an encoder pass; batches sorted by length."""
         import torch
 
         if not texts:
@@ -339,7 +371,7 @@ class JointAbsa(AspectTagger):
         length = [len(k) if k is not None else len(ids[i]) for i, k in enumerate(kept)]
         device = next(self.model.parameters()).device
         pad = self.tokenizer.pad_token_id or 0
-        out: list[list[float]] = [[]] * len(texts)
+        out: list = [None] * len(texts)
         for group in ([i for i in range(len(texts)) if kept[i] is not None], missing):
             group = sorted(group, key=length.__getitem__)
             for b in range(0, len(group), batch_size):
@@ -358,7 +390,7 @@ class JointAbsa(AspectTagger):
                         states = self.model.encoder(
                             input_ids=batch.to(device), attention_mask=attention
                         ).last_hidden_state
-                    logits = self.model.post_logits(states, attention)
-                for i, probs in zip(idx, logits.float().softmax(-1).tolist(), strict=True):
-                    out[i] = probs
-        return [dict(zip(CLASSES, probs, strict=True)) for probs in out]
+                    result = head(states, attention)
+                for r, i in enumerate(idx):
+                    out[i] = result[r]
+        return out
