@@ -80,19 +80,25 @@ def test_no_attribute_selects_without_attributes(ui_warehouse):
 
 
 def test_airline_reviews_preset_maps_the_attributes(tmp_path):
+    import csv
+
+    # rows of our own, in the column layout the AIRLINE_REVIEWS preset reads
+    columns = ["review_id", "airline", "published", "title", "text", "rating", "recommended",
+               "cabin", "traveller_type", "route", "verified", "author"]  # fmt: skip
+    rows = [
+        ["a1", "BA", "2024-01-02", '"Fine"', "Good seat.", "8", "yes", "Business Class",
+         "Couple Leisure", "Xton to Yville", "1", "Ann"],
+        ["a2", "BA", "2024-01-03", "Meh", "Slow boarding.", "3", "no", "N/A", "N/A", "N/A", "0",
+         "Bob"],
+        ["a3", "BA", "2024-01-04", "Odd", "Text.", "5", "no", "Economy Class", "Solo Leisure",
+         "A to B", "maybe", "Cy"],
+    ]  # fmt: skip
     path = tmp_path / "reviews.csv"
-    path.write_text(
-        "review_id,airline,published,title,text,rating,recommended,cabin,traveller_type,route,"
-        "verified,author\n"
-        'a1,BA,2024-01-02,"""Fine""",Good seat.,8,yes,Business Class,Couple Leisure,'
-        "London to Dublin,1,Ann\n"
-        "a2,BA,2024-01-03,Meh,Slow boarding.,3,no,N/A,N/A,N/A,0,Bob\n"
-        "a3,BA,2024-01-04,Odd,Text.,5,no,Economy Class,Solo Leisure,A to B,maybe,Cy\n",
-        encoding="utf-8",
-    )
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        csv.writer(fh).writerows([columns, *rows])
     out = list(read_file(FileSourceConfig(path, "skytrax", AIRLINE_REVIEWS, rating_scale="1-10")))
     a1, a2, a3 = out
     assert (a1.cabin, a1.traveller_type, a1.route, a1.verified) == (
-        "Business Class", "Couple Leisure", "London to Dublin", True)  # fmt: skip
+        "Business Class", "Couple Leisure", "Xton to Yville", True)  # fmt: skip
     assert (a2.cabin, a2.traveller_type, a2.route, a2.verified) == (None, None, None, False)
     assert a3.reason.startswith("bad verified:")
