@@ -13,6 +13,7 @@ from __future__ import annotations
 import duckdb
 
 from opinion.insights.eligible import ELIGIBLE
+from opinion.warehouse.aggregates import agg_daily_query
 
 ATTRIBUTES = ("cabin", "traveller_type", "route", "verified")
 SELECTS = ("cabin", "traveller_type")  # chosen from the values present (whitelisted)
@@ -24,30 +25,9 @@ _MATCH = """
     AND ($route IS NULL OR contains(lower(p.route), lower($route)))
     AND ($verified IS NULL OR p.verified = $verified)
 """
-_AGG = f"""
-CREATE OR REPLACE TEMP TABLE agg_daily AS
-WITH g AS (
-    SELECT p.brand,
-           coalesce(m.touchpoint, 'other') AS touchpoint,
-           coalesce(m.category, 'other') AS category,
-           coalesce(m.cx_domain, 'experience') AS cx_domain,
-           CAST(timezone('UTC', p.created_at) AS DATE) AS day,
-           count(*) AS mentions,
-           count(*) FILTER (WHERE m.polarity = 'positive') AS positive,
-           count(*) FILTER (WHERE m.polarity = 'negative') AS negative,
-           count(*) FILTER (WHERE m.polarity = 'neutral') AS neutral
-    {ELIGIBLE} AND {_MATCH}
-    GROUP BY ALL
+_AGG = "CREATE OR REPLACE TEMP TABLE agg_daily AS\n" + agg_daily_query(
+    f"{ELIGIBLE} AND {_MATCH}", "(SELECT min_mentions FROM v_min_mentions)"
 )
-SELECT brand, touchpoint, category, cx_domain, day, mentions, positive, negative, neutral,
-       net_sentiment(positive, negative, mentions) AS net_sentiment,
-       opinion_score(positive, negative) AS opinion_score,
-       wilson_low(positive, negative) AS opinion_low,
-       wilson_high(positive, negative) AS opinion_high,
-       1.0 * mentions / sum(mentions) OVER (PARTITION BY brand, day) AS importance,
-       mentions >= (SELECT min_mentions FROM v_min_mentions) AS sufficient
-FROM g
-"""
 _VERBATIMS = f"""
 CREATE OR REPLACE TEMP TABLE verbatims AS
 SELECT v.* FROM wh.main.verbatims v

@@ -37,17 +37,6 @@ LAST_TIMINGS: dict[str, float] = {}
 
 DEFAULT_MIN_MENTIONS = 30
 
-_AGG_SELECT = """
-SELECT brand, touchpoint, category, cx_domain, day, mentions, positive, negative, neutral,
-       net_sentiment(positive, negative, mentions),
-       opinion_score(positive, negative),
-       wilson_low(positive, negative),
-       wilson_high(positive, negative),
-       1.0 * mentions / sum(mentions) OVER (PARTITION BY brand, day),
-       mentions >= ?
-FROM g
-"""
-
 # the eligible posts and their mentions of the (brand, day) groups in the temp table _g, as
 # row ids: posts by a created_at range first (zone maps), then the groups; mentions by a scan
 # of post_id alone. Reading the wide rows through a join instead would read every mention's
@@ -71,11 +60,12 @@ JOIN (SELECT * FROM posts WHERE rowid IN (SELECT rid FROM _gp)) p USING (post_id
 """
 
 
-def _agg_insert(source: str) -> str:
-    """INSERT INTO agg_daily the counts per brand × touchpoint × category × domain × day of
-    the mention rows `m` joined to their posts `p` in `source` (a FROM ... clause)."""
+def agg_daily_query(source: str, minimum: str = "?") -> str:
+    """The `agg_daily` rows (counts per brand × touchpoint × category × domain × day, and the
+    scores) of the mention rows `m` joined to their posts `p` in `source` (a FROM ... clause);
+    `minimum` is the SQL of the minimum sample (a bound `?` by default). The dashboard's
+    attribute filters build their per-request `agg_daily` from the same query."""
     return f"""
-INSERT INTO agg_daily
 WITH g AS (
     SELECT p.brand,
            coalesce(m.touchpoint, 'other') AS touchpoint,
@@ -89,8 +79,20 @@ WITH g AS (
     {source}
     GROUP BY ALL
 )
-{_AGG_SELECT}
+SELECT brand, touchpoint, category, cx_domain, day, mentions, positive, negative, neutral,
+       net_sentiment(positive, negative, mentions) AS net_sentiment,
+       opinion_score(positive, negative) AS opinion_score,
+       wilson_low(positive, negative) AS opinion_low,
+       wilson_high(positive, negative) AS opinion_high,
+       1.0 * mentions / sum(mentions) OVER (PARTITION BY brand, day) AS importance,
+       mentions >= {minimum} AS sufficient
+FROM g
 """
+
+
+def _agg_insert(source: str) -> str:
+    """INSERT INTO agg_daily the rows of `agg_daily_query(source)`."""
+    return "INSERT INTO agg_daily\n" + agg_daily_query(source)
 
 
 # agg_daily rows of the (brand, day) groups in _g (rows of _GROUP_ROWS)
