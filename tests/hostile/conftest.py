@@ -66,3 +66,15 @@ def ui_warehouse(tmp_path_factory) -> Path:
     from tests.serve.ui_fixture import build_ui_warehouse
 
     return build_ui_warehouse(tmp_path_factory.mktemp("ui") / "opinion.duckdb")
+
+
+def assert_kept_and_gone(redactor, kept, gone) -> dict[str, str]:
+    """Redact every text of `kept` and `gone` ((text, fragment) pairs): each kept fragment is
+    still there, each gone one is not. Returns {text: redacted text}."""
+    texts = [t for t, _ in kept] + [t for t, _ in gone]
+    out = dict(zip(texts, redactor.redact_many(texts), strict=True))
+    lost = {t: out[t] for t, fragment in kept if fragment not in out[t]}
+    assert not lost, lost
+    leaked = {t: out[t] for t, fragment in gone if fragment in out[t]}
+    assert not leaked, leaked
+    return out

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import pytest
 
+from .conftest import assert_kept_and_gone
+
 KEPT = [
     ("@delta Flight 2210 (N482DL) pushed back late", "N482DL"),  # a US tail number
     ("@delta we flew out on 03.14.2015, seat 14C", "03.14.2015"),  # a date
@@ -36,12 +38,7 @@ def redactor():
 
 @pytest.mark.slow
 def test_held_out_classes_stay_and_personal_goes(redactor):
-    texts = [t for t, _ in KEPT] + [t for t, _ in GONE]
-    out = dict(zip(texts, redactor.redact_many(texts), strict=True))
-    lost = {t: out[t] for t, kept in KEPT if kept not in out[t]}
-    assert not lost, lost
-    leaked = {t: out[t] for t, gone in GONE if gone in out[t]}
-    assert not leaked, leaked
+    out = assert_kept_and_gone(redactor, KEPT, GONE)
     assert "didn't help" in out[GONE[0][0]]  # the contraction is not part of the name
 
 
