@@ -87,7 +87,13 @@ GROUP_SEGMENTS = 512
 BRAND_WEIGHT = 0.0  # the brand-mention reading's share of a short post's sentiment
 BRAND_WEIGHT_MULTI = 0.75  # its share when the post names another brand too
 EDGE_WEIGHT = 2.0  # weight of a long post's first and last sentence (others: 1)
-LONG_NEUTRAL_BAND = 0.05  # |P(pos) - P(neg)| of a long post's mean below which it is neutral
+LONG_NEUTRAL_BAND = 0.05  # |lean - LONG_LEAN_CENTER| below which a long post is neutral
+# A long post's lean is P(pos) - P(neg) of its sentences' mean; its sentences are read by the
+# post head, which learnt a complaint channel (airline tweets, 72% negative) and reads a
+# review's plain facts ("the flight left 20 minutes late") as complaints. Its balance point
+# is therefore below 0: -0.3, chosen on 300 rated reviews of the review dev airlines (0.723
+# at 0 → 0.807; the 300 reported in the model card, drawn apart: 0.713 → 0.787).
+LONG_LEAN_CENTER = -0.3
 
 
 def post_level_probs(readings: list[dict], weights: list[float] | None = None) -> dict:
@@ -104,7 +110,7 @@ def long_post_label(probs: dict) -> str:
     """A long post's label from the mean of its sentence readings: a review whose sentences
     balance praise and complaint is neutral (the 5–6 of a 10-point rating), not whichever
     side's probability mass is a hair larger."""
-    lean = probs["positive"] - probs["negative"]
+    lean = probs["positive"] - probs["negative"] - LONG_LEAN_CENTER
     if abs(lean) < LONG_NEUTRAL_BAND:
         return "neutral"
     return "positive" if lean > 0 else "negative"
