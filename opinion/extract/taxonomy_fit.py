@@ -72,6 +72,7 @@ def fit_taxonomy(
     from opinion.nlp.categories import (
         FitConfig,
         category_examples,
+        encoder_version,
         fit_head_on,
         head_path,
         read_corpus,
@@ -92,7 +93,9 @@ def fit_taxonomy(
     corpus = read_corpus(texts, engine, mapper, cfg, echo, settle)
     own_texts, owners = category_examples(taxonomy)
     own = read_corpus(own_texts, engine, mapper, cfg, None, settle)
-    head, report = fit_head_on(corpus, own, taxonomy, engine.tagger.version, cfg)
+    head, report = fit_head_on(
+        corpus, own, taxonomy, engine.tagger.version, cfg, encoder_version(engine.tagger)
+    )
     cats = set(taxonomy.categories)
     import torch
 

@@ -115,18 +115,27 @@ class CategoryHead:
         """The engine's implicit-category hook: fills `result.categories` for every post
         from the encoder states of the tagging pass that just ran (`parts[i]`: the segments a
         long post was read in, one pass each)."""
-        if getattr(tagger, "version", None) != self.meta.get("model_version") and not self.warned:
+        fitted_on, now = self.fitted_on(tagger)
+        if fitted_on != now and not self.warned:
             self.warned = True
             log.warning(
                 "category head was fitted on %s, the model is %s: refit with "
                 "`opinion taxonomy fit`",
-                self.meta.get("model_version"),
-                getattr(tagger, "version", None),
+                fitted_on,
+                now,
             )
         features = post_features(tagger, texts, parts=parts)
         for res, cats, pooled in zip(results, self.read(features), features, strict=True):
             res.categories = cats
             res.pooled = pooled  # for the root-cause head, once the mentions are mapped
+
+    def fitted_on(self, tagger) -> tuple[str | None, str | None]:
+        """(the encoder the head was fitted on, the tagger's): the head reads encoder states
+        only, so a refit post head (`opinion train --post-labels`) leaves it valid. Heads
+        from before `encoder_version` was stored compare the whole model version."""
+        if "encoder_version" in self.meta:
+            return self.meta["encoder_version"], encoder_version(tagger)
+        return self.meta.get("model_version"), getattr(tagger, "version", None)
 
     # -------------------------------------------------------- storage
 
@@ -252,14 +261,29 @@ def read_corpus(
     return Corpus(list(texts), pooled, results, mentions)
 
 
+def encoder_version(tagger) -> str | None:
+    """What the category and root-cause heads' inputs depend on (`JointAbsa.encoder_version`;
+    the whole model version for any other tagger)."""
+    return getattr(tagger, "encoder_version", getattr(tagger, "version", None))
+
+
 def fit_head(texts: list[str], engine, mapper, taxonomy, cfg: FitConfig = FitConfig(), echo=None):
     """Fit the head on a corpus (weak labels + the pack's own texts); returns (head, report)."""
     corpus = read_corpus(texts, engine, mapper, cfg, echo)
     own = read_corpus(category_examples(taxonomy)[0], engine, mapper, cfg)
-    return fit_head_on(corpus, own, taxonomy, engine.tagger.version, cfg)
+    return fit_head_on(
+        corpus, own, taxonomy, engine.tagger.version, cfg, encoder_version(engine.tagger)
+    )
 
 
-def fit_head_on(corpus: Corpus, own: Corpus, taxonomy, model_version: str, cfg=FitConfig()):
+def fit_head_on(
+    corpus: Corpus,
+    own: Corpus,
+    taxonomy,
+    model_version: str,
+    cfg=FitConfig(),
+    encoder: str | None = None,
+):
     """Fit the head on a read corpus (weak labels: the named categories of each post's
     mentions) and the pack's own texts (`own`, read from `category_examples`).
 
@@ -300,6 +324,7 @@ def fit_head_on(corpus: Corpus, own: Corpus, taxonomy, model_version: str, cfg=F
         "pack": taxonomy.pack,
         "pack_version": taxonomy.base_version,
         "model_version": model_version,
+        "encoder_version": encoder or model_version,
         "features": "joint encoder states of the tagging pass, mean-pooled",
         "corpus_posts": len(corpus.texts),
         "corpus_sha1": corpus_sha,

@@ -263,8 +263,18 @@ def new_model(encoder_dir):
 class JointAbsa(AspectTagger):
     """Tagger *and* polarity model over one joint network (see the module docstring)."""
 
-    def __init__(self, model, tokenizer, version: str, post_head: bool = False):
+    def __init__(
+        self,
+        model,
+        tokenizer,
+        version: str,
+        post_head: bool = False,
+        encoder_version: str | None = None,
+    ):
         super().__init__(model, tokenizer, version)
+        # what heads fitted on the encoder's states depend on (the category and root-cause
+        # heads): a refit post head changes `version`, not this
+        self.encoder_version = encoder_version or version
         self._states: dict[str, object] = {}  # text -> encoder states of its last tagging
         # whether the post-sentiment head was trained (files from before it was added lack
         # it; the engine then reads the whole post with the span head)

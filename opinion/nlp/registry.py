@@ -97,6 +97,7 @@ def _embedded_joint(embedded_dir: str):
     from opinion.nlp.backbone import embedded_encoder_dir
     from opinion.nlp.delta import apply_delta
     from opinion.nlp.joint import JointAbsa, new_model
+    from opinion.nlp.post_head import encoder_digest
 
     delta_file = Path(embedded_dir) / JOINT_FILE
     if not delta_file.exists():
@@ -108,8 +109,13 @@ def _embedded_joint(embedded_dir: str):
     meta = apply_delta(model, delta_file)
     tokenizer = AutoTokenizer.from_pretrained(base)
     post_head = "post-sentiment" in meta.get("task", "")
+    folder = delta_file.parent
     return JointAbsa(
-        _prepare(model), tokenizer, embedded_version(delta_file.parent), post_head=post_head
+        _prepare(model),
+        tokenizer,
+        embedded_version(folder),
+        post_head=post_head,
+        encoder_version=f"encoder@{encoder_digest(folder)[:10]}",
     )
 
 

@@ -105,6 +105,38 @@ def test_only_the_post_head_changes(trained):
     }
 
 
+def test_pack_heads_stay_valid_over_a_refit_post_head(trained, caplog):
+    """The category and root-cause heads read encoder states only: a refit post head keeps
+    the shipped airline head valid (no "refit" warning); a head fitted on another encoder
+    still warns."""
+    import logging
+
+    from opinion.nlp.categories import CategoryHead, encoder_version
+    from opinion.nlp.registry import EMBEDDED_DIR, load_models
+
+    out, _ = trained
+    refit, _ = load_models(f"embedded_dir={out}")
+    shipped, _ = load_models(f"embedded_dir={EMBEDDED_DIR}")
+    assert refit.version != shipped.version
+    assert encoder_version(refit) == encoder_version(shipped)
+    head = CategoryHead.load(ROOT / "data" / "taxonomies" / "airline.head.safetensors")
+    fitted_on, now = head.fitted_on(refit)
+    assert fitted_on == now == encoder_version(shipped)
+    texts = ["@united lost my bag again", "@united great crew today"]
+    refit.extract(texts)
+    with caplog.at_level(logging.WARNING, logger="opinion.nlp.categories"):
+        head.annotate(texts, [_Result(), _Result()], refit)
+        assert "refit" not in caplog.text
+        other = CategoryHead(head.categories, head.weight, head.bias, {"encoder_version": "x@1"})
+        other.annotate(texts, [_Result(), _Result()], refit)
+        assert "refit with `opinion taxonomy fit`" in caplog.text
+
+
+class _Result:
+    categories: list = []
+    pooled = None
+
+
 def _run(*args: str):
     return CliRunner().invoke(main, ["train", *args])
 
