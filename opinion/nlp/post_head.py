@@ -26,15 +26,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from opinion.nlp.polarity import CLASSES
+from opinion.nlp.registry import POST_HEAD_KEYS, encoder_digest
 
 log = logging.getLogger(__name__)
 
-HEAD_KEYS = (
-    "classifier.post_hidden.weight",
-    "classifier.post_hidden.bias",
-    "classifier.post_out.weight",
-    "classifier.post_out.bias",
-)
+# the keys the head refit changes (`registry.POST_HEAD_KEYS`)
+HEAD_KEYS = POST_HEAD_KEYS
 
 
 @dataclass
@@ -176,25 +173,6 @@ def write_model(base_dir: Path, out_dir: Path, head: dict, metadata: dict[str, s
     tmp.chmod(0o644)
     tmp.replace(dest)
     return dest.stat().st_size
-
-
-def encoder_digest(base_dir: Path) -> str:
-    """sha1 of everything the model file stores but the post head: what the post head's
-    input depends on (a refit post head leaves it as it was)."""
-    import torch
-    from safetensors import safe_open
-
-    from opinion.nlp.registry import JOINT_FILE
-
-    digest = hashlib.sha1()
-    with safe_open(str(base_dir / JOINT_FILE), framework="pt") as fh:
-        for name in sorted(fh.keys()):
-            if name.split("::", 1)[-1] in HEAD_KEYS:
-                continue
-            tensor = fh.get_tensor(name).contiguous()
-            digest.update(name.encode())
-            digest.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes())
-    return digest.hexdigest()
 
 
 def cached_features(model, cfg: PostHeadConfig, texts: list[str]):

@@ -68,6 +68,32 @@ def embedded_version(directory: Path) -> str:
     return f"{directory.name}@{digest.hexdigest()[:10]}"
 
 
+#: the post-sentiment head's tensors: all a `opinion train --post-labels` refit changes
+POST_HEAD_KEYS = (
+    "classifier.post_hidden.weight",
+    "classifier.post_hidden.bias",
+    "classifier.post_out.weight",
+    "classifier.post_out.bias",
+)
+
+
+def encoder_digest(base_dir: Path) -> str:
+    """sha1 of everything the model file stores but the post head: what the post head's
+    input depends on (a refit post head leaves it as it was)."""
+    import torch
+    from safetensors import safe_open
+
+    digest = hashlib.sha1()
+    with safe_open(str(base_dir / JOINT_FILE), framework="pt") as fh:
+        for name in sorted(fh.keys()):
+            if name.split("::", 1)[-1] in POST_HEAD_KEYS:
+                continue
+            tensor = fh.get_tensor(name).contiguous()
+            digest.update(name.encode())
+            digest.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
+
+
 def _quiet_transformers() -> None:
     import transformers
 
@@ -97,7 +123,6 @@ def _embedded_joint(embedded_dir: str):
     from opinion.nlp.backbone import embedded_encoder_dir
     from opinion.nlp.delta import apply_delta
     from opinion.nlp.joint import JointAbsa, new_model
-    from opinion.nlp.post_head import encoder_digest
 
     delta_file = Path(embedded_dir) / JOINT_FILE
     if not delta_file.exists():
