@@ -32,6 +32,7 @@ from typing import Any
 
 import yaml
 
+from opinion.clean.brands import YAML_LOADER
 from opinion.config import REPO_ROOT
 
 OTHER = "other"
@@ -167,7 +168,7 @@ def load_taxonomy(path: str | Path) -> Taxonomy:
     """Read and validate a taxonomy YAML file; raises a one-line ValueError."""
     path = Path(path)
     try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+        doc = yaml.load(path.read_text(encoding="utf-8"), Loader=YAML_LOADER)
     except yaml.YAMLError:
         raise ValueError(f"{path}: not valid YAML") from None
     if not isinstance(doc, dict) or not isinstance(doc.get("categories"), dict):
