@@ -159,6 +159,7 @@ def run_bench(
     corpus: str = "tweets",
     reviews_path: Path | None = None,
     reviews_limit: int | None = 2000,
+    pipeline: bool = True,
 ) -> dict:
     """The demo tweets (batched vs naive), and with `corpus="reviews"` long reviews too,
     measured in the same process: reviews/s and tokens/s beside the tweet figures."""
@@ -211,6 +212,18 @@ def run_bench(
     # last: Presidio's recognisers are collect's memory, not the engine's (peak taken above)
     n_private, private_s = privacy_pass(limit)
     say(f"privacy step (collect): {n_private} posts in {private_s:.1f}s")
+    if pipeline:  # what users see: the commands themselves, start-up included
+        from opinion.bench_pipeline import pipeline_pass
+
+        stages = pipeline_pass(limit, model)
+        stages["extract_share_of_bench"] = round(stages["extract_posts_per_s"] / fast, 2)
+        say(
+            f"opinion collect: {stages['collect_posts_per_s']} posts/s; opinion extract --force: "
+            f"{stages['extract_posts']} posts in {stages['extract_wall_s']}s "
+            f"({stages['extract_posts_per_s']} posts/s, {stages['extract_share_of_bench']} of "
+            "the batched engine's)"
+        )
+        result.update(stages)
     return {
         "tweet_tokens_per_s": round(fast * token_count(engine, texts) / len(texts), 1),
         **result,

@@ -320,10 +320,19 @@ def analyze(path, text_col, id_col, out_path, model) -> None:
     help="Reviews CSV with a text column (default: ../shared/data/reviews/airline_reviews.csv).",
 )
 @click.option("--reviews-limit", type=int, default=2000, show_default=True, help="Reviews to use.")
+@click.option(
+    "--pipeline/--no-pipeline",
+    default=True,
+    show_default=True,
+    help="Also time `opinion collect` and `opinion extract --force` as commands (start-up "
+    "included) on a fresh lake of the same tweets.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Only the JSON result line.")
 @model_option
 @one_line_errors
-def bench(limit, naive_limit, corpus, reviews_path, reviews_limit, as_json, model) -> None:
+def bench(
+    limit, naive_limit, corpus, reviews_path, reviews_limit, pipeline, as_json, model
+) -> None:
     """Extraction throughput and peak RSS on the demo corpus vs a naive pipeline() baseline;
     `--corpus reviews` adds long reviews."""
     from opinion.bench import run_bench
@@ -336,6 +345,7 @@ def bench(limit, naive_limit, corpus, reviews_path, reviews_limit, as_json, mode
         corpus=corpus,
         reviews_path=Path(reviews_path) if reviews_path else None,
         reviews_limit=reviews_limit,
+        pipeline=pipeline,
     )
     click.echo(json.dumps(result))
 
