@@ -8,7 +8,6 @@ The engine's batched posts/s (`opinion.bench.fast_pass`) is the ceiling; the sha
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 import resource
@@ -25,19 +24,6 @@ from opinion.config import Settings
 def _child_peak_rss_mb() -> float:
     """Largest peak RSS of any waited-for child process so far (Linux: KiB)."""
     return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0
-
-
-def _first_rows(src: Path, dest: Path, limit: int | None) -> Path:
-    """`src` itself, or its header and first `limit` data rows written to `dest`."""
-    if not limit:
-        return src
-    with src.open(newline="", encoding="utf-8") as fh, dest.open("w", newline="") as out:
-        reader, writer = csv.reader(fh), csv.writer(out)
-        for i, row in enumerate(reader):
-            if i > limit:
-                break
-            writer.writerow(row)
-    return dest
 
 
 def _run(args: list[str], env: dict[str, str]) -> tuple[dict, float]:
@@ -58,11 +44,12 @@ def pipeline_pass(limit: int | None = None, model: str | None = None) -> dict:
     """Collect the demo tweets (the first `limit`) into a temporary lake with
     `opinion collect airline-demo`, then `opinion extract --force` over it; posts/s of each
     command, start-up included, and extract's peak RSS. The lake is removed afterwards."""
-    from opinion.demo import demo_corpus
+    from opinion.demo import demo_corpus, first_rows
 
     work = Path(tempfile.mkdtemp(prefix="opinion-bench-"))
     try:
-        corpus = _first_rows(demo_corpus(Settings.from_env()), work / "corpus.csv", limit)
+        corpus = demo_corpus(Settings.from_env())
+        corpus = first_rows(corpus, work / "corpus.csv", limit) if limit else corpus
         env = {
             **os.environ,
             "OPINION_LAKE": str(work / "lake"),

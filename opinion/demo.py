@@ -23,11 +23,10 @@ def demo_corpus(settings: Settings | None = None) -> Path:
     return path
 
 
-def _sliced(path: Path, limit: int, settings: Settings) -> Path:
-    """The first `limit` data rows of a CSV, written beside the lake (quick demo runs)."""
+def first_rows(path: Path, out: Path, limit: int) -> Path:
+    """The header and first `limit` data rows of a CSV, written to `out`."""
     import csv
 
-    out = settings.state_dir / f"demo_first_{limit}.csv"
     out.parent.mkdir(parents=True, exist_ok=True)
     with path.open(newline="", encoding="utf-8") as src, out.open("w", newline="") as dst:
         reader, writer = csv.reader(src), csv.writer(dst)
@@ -36,6 +35,11 @@ def _sliced(path: Path, limit: int, settings: Settings) -> Path:
                 break
             writer.writerow(row)
     return out
+
+
+def _sliced(path: Path, limit: int, settings: Settings) -> Path:
+    """The first `limit` data rows of a CSV, written beside the lake (quick demo runs)."""
+    return first_rows(path, settings.state_dir / f"demo_first_{limit}.csv", limit)
 
 
 def run_demo(
