@@ -1,0 +1,132 @@
+"""Collect's privacy step (`opinion.collect.gate.to_posts`) on the demo corpus: posts/s, and
+the rows it writes, so two versions of the code can be compared row by row (issue #25).
+
+    # the speed, 3 passes after a warm-up (the same pass as `opinion bench`'s privacy_posts_per_s)
+    PYTHONPATH=. python benchmarks/privacy_speed.py --repeats 3
+    # before/after: each checkout's rows, then the differences
+    PYTHONPATH=/tmp/old python benchmarks/privacy_speed.py --dump /tmp/old.jsonl
+    PYTHONPATH=. python benchmarks/privacy_speed.py --dump /tmp/new.jsonl
+    python benchmarks/privacy_speed.py --compare /tmp/old.jsonl /tmp/new.jsonl
+
+`--alternate OLD_ROOT NEW_ROOT` runs the timing in child processes, old and new in turns,
+`--repeats` times each (the machine is shared: turns keep both under the same load), and
+prints both medians.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+
+FIELDS = ("native_id", "text", "title", "brand", "url", "author_hash", "raw")
+
+
+def _records():
+    from opinion.config import Settings
+    from opinion.demo import demo_corpus
+    from opinion.records import RawRecord
+    from opinion.sources.files import AIRLINE_TWEETS, TWEET_URL, FileSourceConfig, read_file
+
+    cfg = FileSourceConfig(
+        demo_corpus(Settings.from_env()), "airline_tweets", AIRLINE_TWEETS, TWEET_URL
+    )
+    return [r for r in read_file(cfg) if isinstance(r, RawRecord)]
+
+
+def dump(path: str) -> None:
+    """Every demo record's row (or reject reason) through `to_posts`, one JSON line each."""
+    from opinion.clean.brands import load_brands
+    from opinion.collect.gate import PRIVACY_BATCH, privacy_redactor, to_posts
+    from opinion.config import Settings
+
+    brands = load_brands(Settings.from_env())
+    redactor = privacy_redactor(brands.handles, [w for b in brands for w in (b.name, *b.aliases)])
+    records = _records()
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    with open(path, "w", encoding="utf-8") as out:
+        for c in range(0, len(records), PRIVACY_BATCH):
+            for row in to_posts(records[c : c + PRIVACY_BATCH], "bench-salt", redactor, now):
+                keep = row if isinstance(row, str) else {k: row[k] for k in FIELDS}
+                out.write(json.dumps(keep, ensure_ascii=False, default=str) + "\n")
+
+
+def compare(old: str, new: str) -> int:
+    """Rows that differ between two dumps, field by field; the count of differing rows."""
+    with open(old, encoding="utf-8") as a, open(new, encoding="utf-8") as b:
+        pairs = list(zip(a, b, strict=True))
+    differ = 0
+    for i, (x, y) in enumerate(pairs):
+        if x == y:
+            continue
+        differ += 1
+        rx, ry = json.loads(x), json.loads(y)
+        for k in FIELDS:
+            if rx.get(k) != ry.get(k):
+                print(f"row {i} {k}:\n  old: {rx.get(k)}\n  new: {ry.get(k)}")
+    print(f"{differ} of {len(pairs)} rows differ")
+    return differ
+
+
+def speed(repeats: int) -> list[float]:
+    """posts/s of `repeats` passes of `opinion.bench.privacy_pass` (each after its warm-up)."""
+    from opinion.bench import privacy_pass
+
+    rates = []
+    for _ in range(repeats):
+        n, seconds = privacy_pass()
+        rates.append(n / seconds)
+    return rates
+
+
+def alternate(old_root: str, new_root: str, repeats: int) -> None:
+    """Old and new in turns, each pass a fresh process (so each pays its own first build)."""
+    rates: dict[str, list[float]] = {"old": [], "new": []}
+    for _ in range(repeats):
+        for name, root in (("old", old_root), ("new", new_root)):
+            env = {**os.environ, "PYTHONPATH": root}
+            started = time.perf_counter()
+            res = subprocess.run(
+                [sys.executable, __file__, "--repeats", "1", "--json"],
+                env=env,
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            rate = json.loads(res.stdout.strip().splitlines()[-1])["rates"][0]
+            rates[name].append(rate)
+            print(f"{name}: {rate:.0f} posts/s (process {time.perf_counter() - started:.1f} s)")
+    for name, values in rates.items():
+        print(f"{name} median: {statistics.median(values):.0f} posts/s over {len(values)} runs")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--dump")
+    parser.add_argument("--compare", nargs=2, metavar=("OLD", "NEW"))
+    parser.add_argument("--alternate", nargs=2, metavar=("OLD_ROOT", "NEW_ROOT"))
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    if args.compare:
+        sys.exit(1 if compare(*args.compare) else 0)
+    if args.dump:
+        dump(args.dump)
+        return
+    if args.alternate:
+        alternate(*args.alternate, args.repeats)
+        return
+    rates = speed(args.repeats)
+    if args.json:
+        print(json.dumps({"rates": rates}))
+    else:
+        print(f"posts/s: {[round(r) for r in rates]}, median {statistics.median(rates):.0f}")
+
+
+if __name__ == "__main__":
+    main()

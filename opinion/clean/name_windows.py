@@ -1,0 +1,70 @@
+"""Where spaCy's NER runs for PII: short windows around the capitalised word pairs that could
+be a redactable name, never a whole long text.
+
+Why: NER is the dearest step of the privacy gate (~1 ms per tweet, ~linear in length), yet a
+PERSON span is only redacted when it is two or more words, none a brand word, and looks like
+a name (`opinion.clean.privacy.Redactor._is_name`). A name of that kind holds an adjacent
+pair of capitalised words that passes the same checks, so texts without one ("Virgin
+America", "Customer Service", "Eastern Time (US & Canada)") skip NER (lower-case names are
+`opinion.clean.names`' job, as before), and in a long review NER reads
+`REACH` characters either side of each pair: the small English model's decisions depend on a
+few tokens of context (its encoder sees 4 tokens either side), so a window gives the spans the
+whole text would. Texts up to `WHOLE` characters (every tweet) are read whole.
+"""
+
+from __future__ import annotations
+
+import re
+
+from opinion.clean.names import looks_like_name
+
+__all__ = ["REACH", "WHOLE", "name_windows"]
+
+WHOLE = 400  # texts up to this many characters go to NER whole
+REACH = 120  # characters of context either side of a candidate pair in longer texts
+
+# every pair of capitalised words in a row (overlapping: "Great Rose Baker" gives both
+# "Great Rose" and "Rose Baker"), with an optional middle initial; not in a handle or a
+# hashtag (as before issue #25: NER calls "#Washington Reagan" a person)
+_PAIR = re.compile(r"(?<![@#\w])(?=([A-Z][\w'’\-]+)\s+(?:[A-Z]\.\s+)?([A-Z][\w'’\-]+))")
+
+
+def _candidates(text: str, keep_words: frozenset[str]) -> list[tuple[int, int]]:
+    """(start, end) of the capitalised pairs that could be a redacted name: no brand word,
+    and `looks_like_name` (no digits or codes; not two common words unless a first name)."""
+    out = []
+    for m in _PAIR.finditer(text):
+        first, second = m.group(1), m.group(2)
+        if first.lower() in keep_words or second.lower() in keep_words:
+            continue
+        if looks_like_name([first, second]):
+            out.append((m.start(1), m.end(2)))
+    return out
+
+
+def _snap(text: str, start: int, end: int) -> tuple[int, int]:
+    """The window widened to whitespace (or the text's ends) on both sides, so no token of
+    the window is a cut piece of a longer one."""
+    while start > 0 and not text[start - 1].isspace():
+        start -= 1
+    while end < len(text) and not text[end].isspace():
+        end += 1
+    return start, end
+
+
+def name_windows(text: str, keep_words: frozenset[str]) -> list[tuple[int, int]]:
+    """(start, end) windows of `text` NER should read: none without a candidate pair, the
+    whole text when it is short, else merged windows of `REACH` around each pair."""
+    pairs = _candidates(text, keep_words)
+    if not pairs:
+        return []
+    if len(text) <= WHOLE:
+        return [(0, len(text))]
+    windows: list[tuple[int, int]] = []
+    for start, end in pairs:
+        start, end = _snap(text, max(0, start - REACH), min(len(text), end + REACH))
+        if windows and start <= windows[-1][1]:
+            windows[-1] = (windows[-1][0], max(end, windows[-1][1]))
+        else:
+            windows.append((start, end))
+    return windows
