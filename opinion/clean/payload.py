@@ -148,8 +148,14 @@ def author_stripper(author: str | None, keep_handles: Iterable[str] = ()) -> Cal
         return _same
     if org_handle(name):  # an organisation's account posting: its name is the object
         return _same
-    pattern = re.compile(re.escape(name), flags=re.IGNORECASE)
-    return lambda text: pattern.sub("[author]", text) if text else text
+    low, escaped, plain = name.lower(), re.escape(name), name.isascii()
+
+    def strip(text: str) -> str:
+        if plain and text.isascii() and low not in text.lower():
+            return text  # (most strings) no need to compile a pattern per author
+        return re.sub(escaped, "[author]", text, flags=re.IGNORECASE) if text else text
+
+    return strip
 
 
 def _same(text: str) -> str:
