@@ -8,6 +8,7 @@ the rows it writes, so two versions of the code can be compared row by row (issu
     PYTHONPATH=. python benchmarks/privacy_speed.py --dump /tmp/new.jsonl
     python benchmarks/privacy_speed.py --compare /tmp/old.jsonl /tmp/new.jsonl
 
+`--startup` times the one-time loads (Presidio import and engines, spaCy, gazetteer).
 `--alternate OLD_ROOT NEW_ROOT` runs the timing in child processes, old and new in turns,
 `--repeats` times each (the machine is shared: turns keep both under the same load), and
 prints both medians.
@@ -84,6 +85,32 @@ def speed(repeats: int) -> list[float]:
     return rates
 
 
+def startup() -> dict[str, float]:
+    """Seconds of each one-time cost of a collect process's privacy step, in load order (all
+    cached per process: a second `to_posts` pays none of them)."""
+    steps: dict[str, float] = {}
+
+    def timed(name: str, load) -> None:
+        started = time.perf_counter()
+        load()
+        steps[name] = round(time.perf_counter() - started, 2)
+
+    from opinion.clean import names, privacy
+    from opinion.spacy_pipeline import load_spacy
+
+    timed("import presidio_analyzer", privacy._import_presidio)
+    timed("import presidio_anonymizer", lambda: __import__("presidio_anonymizer"))
+    timed("spaCy pipeline", load_spacy)
+    timed("Presidio engines", privacy._engine)
+    timed("pattern gates", privacy._pattern_gates)
+    timed("first-name gazetteer", names.first_names)
+    timed("first redaction", lambda: privacy.Redactor().redact_many(["Mail Rose Baker at x@y.io"]))
+    started = time.perf_counter()
+    privacy.Redactor().redact_many(["Mail Rose Baker at x@y.io again"])
+    steps["second redaction"] = round(time.perf_counter() - started, 3)
+    return steps
+
+
 def alternate(old_root: str, new_root: str, repeats: int) -> None:
     """Old and new in turns, each pass a fresh process (so each pays its own first build)."""
     rates: dict[str, list[float]] = {"old": [], "new": []}
@@ -112,11 +139,15 @@ def main() -> None:
     parser.add_argument("--compare", nargs=2, metavar=("OLD", "NEW"))
     parser.add_argument("--alternate", nargs=2, metavar=("OLD_ROOT", "NEW_ROOT"))
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--startup", action="store_true", help="time the one-time loads")
     args = parser.parse_args()
     if args.compare:
         sys.exit(1 if compare(*args.compare) else 0)
     if args.dump:
         dump(args.dump)
+        return
+    if args.startup:
+        print(json.dumps(startup(), indent=1))
         return
     if args.alternate:
         alternate(*args.alternate, args.repeats)

@@ -114,8 +114,8 @@ def _entities_for(text: str, has_doc: bool) -> list[str]:
     want = ["PERSON"] if has_doc else []
     if "@" in text or _SPELLED_AT.search(text):
         want.append("EMAIL_ADDRESS")
-    if "." in text or ":" in text or "/" in text:
-        want.append("URL")
+    if "/" in text or "www" in text.lower() or ("@" in text and ":" in text):
+        want.append("URL")  # what each branch of _URL needs: "://" or a path, www., user:pw@
     if any(c.isdigit() for c in text):
         want += _DIGITS_ENTITIES + ["STREET_ADDRESS"]
         if _DIGIT_RUN.search(text):
@@ -205,10 +205,37 @@ def _pieces(text: str) -> list[str]:
     return out
 
 
+# optional packages Presidio imports at import time for recognizers and engines we never use
+# (Hugging Face NER, GLiNER, the transformers NLP engine): torch + transformers cost 10-15 s
+_UNUSED_BY_PRESIDIO = ("torch", "transformers", "spacy_huggingface_pipelines", "gliner")
+
+
+@functools.cache
+def _import_presidio() -> None:
+    """Import presidio_analyzer once, with `_UNUSED_BY_PRESIDIO` hidden unless something
+    already loaded them (Presidio guards each import with `except ImportError`): a collect
+    process then pays ~1 s, not 15 s (issue #25). They import normally afterwards."""
+    import sys
+
+    hidden = [name for name in _UNUSED_BY_PRESIDIO if name not in sys.modules]
+    for name in hidden:
+        sys.modules[name] = None  # type: ignore[assignment]  # makes `import name` fail
+    try:
+        import presidio_analyzer  # noqa: F401
+        import presidio_analyzer.nlp_engine  # noqa: F401
+        import presidio_analyzer.predefined_recognizers  # noqa: F401
+    finally:
+        for name in hidden:
+            if sys.modules.get(name, ...) is None:
+                del sys.modules[name]
+
+
 @functools.cache
 def _engine():
     """(AnalyzerEngine, AnonymizerEngine, nlp) on the process's one spaCy pipeline."""
     import tldextract
+
+    _import_presidio()
     from presidio_analyzer import (
         AnalyzerEngine,
         EntityRecognizer,
@@ -368,10 +395,10 @@ class Redactor:
         return self.redact_many([text])[0] if text else text
 
     def _redact_unique(self, texts: list[str], batch_size: int) -> list[str]:
+        analyzer, anonymizer, nlp = _engine()  # first: it imports Presidio
         from presidio_analyzer.nlp_engine import NlpArtifacts
         from presidio_anonymizer.entities import OperatorConfig
 
-        analyzer, anonymizer, nlp = _engine()
         docs = self._ner(texts, batch_size)
         operators = {
             k: OperatorConfig("replace", {"new_value": v}) for k, v in PLACEHOLDERS.items()
