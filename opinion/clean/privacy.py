@@ -369,6 +369,20 @@ def _may_find(entity: str, text: str) -> bool:
     return gate is None or any(r.search(text) for r in gate)
 
 
+def _artifacts(doc, analyzer):
+    """Presidio's NLP artifacts of a doc we tokenised (and ran NER on) ourselves."""
+    from presidio_analyzer.nlp_engine import NlpArtifacts
+
+    return NlpArtifacts(
+        entities=list(doc.ents),
+        tokens=doc,
+        tokens_indices=[t.idx for t in doc],
+        lemmas=[t.text for t in doc],
+        nlp_engine=analyzer.nlp_engine,
+        language="en",
+    )
+
+
 class Redactor:
     """Batch PII redaction with one Presidio engine (built once per process).
 
@@ -396,7 +410,6 @@ class Redactor:
 
     def _redact_unique(self, texts: list[str], batch_size: int) -> list[str]:
         analyzer, anonymizer, nlp = _engine()  # first: it imports Presidio
-        from presidio_analyzer.nlp_engine import NlpArtifacts
         from presidio_anonymizer.entities import OperatorConfig
 
         docs = self._ner(texts, batch_size)
@@ -409,6 +422,8 @@ class Redactor:
             return clean_url(url, keep)
 
         operators["URL"] = OperatorConfig("custom", {"lambda": url_operator})
+        # only the NER recognizer reads the tokens, and PERSON is only asked for with a doc
+        no_doc = _artifacts(nlp.make_doc(""), analyzer)
         out = []
         for text, doc in zip(texts, docs, strict=True):
             entities = [e for e in _entities_for(text, doc is not None) if _may_find(e, text)]
@@ -416,23 +431,16 @@ class Redactor:
             if not entities and not names:
                 out.append(self._handles(text))
                 continue
-            doc = doc if doc is not None else nlp.make_doc(text)
-            self.stats["analyzed"] += 1
-            artifacts = NlpArtifacts(
-                entities=list(doc.ents),
-                tokens=doc,
-                tokens_indices=[t.idx for t in doc],
-                lemmas=[t.text for t in doc],
-                nlp_engine=analyzer.nlp_engine,
-                language="en",
-            )
-            found = analyzer.analyze(
-                text,
-                "en",
-                entities=entities,
-                nlp_artifacts=artifacts,
-                score_threshold=SCORE_THRESHOLD,
-            ) if entities else []  # fmt: skip
+            found = []
+            if entities:
+                self.stats["analyzed"] += 1
+                found = analyzer.analyze(
+                    text,
+                    "en",
+                    entities=entities,
+                    nlp_artifacts=no_doc if doc is None else _artifacts(doc, analyzer),
+                    score_threshold=SCORE_THRESHOLD,
+                )
             found = [r for r in found if self._personal(text, r)]
             found += names
             if found:
