@@ -1,15 +1,24 @@
-"""Where spaCy's NER runs for PII: short windows around the capitalised word pairs that could
-be a redactable name, never a whole long text.
+"""Where spaCy's NER runs for PII: windows around the capitalised word pairs that could be a
+redactable name, never a whole long text, and no text without such a pair.
 
-Why: NER is the dearest step of the privacy gate (~1 ms per tweet, ~linear in length), yet a
-PERSON span is only redacted when it is two or more words, none a brand word, and looks like
-a name (`opinion.clean.privacy.Redactor._is_name`). A name of that kind holds an adjacent
-pair of capitalised words that passes the same checks, so texts without one ("Virgin
-America", "Customer Service", "Eastern Time (US & Canada)") skip NER (lower-case names are
-`opinion.clean.names`' job, as before), and in a long review NER reads
-`REACH` characters either side of each pair: the small English model's decisions depend on a
-few tokens of context (its encoder sees 4 tokens either side), so a window gives the spans the
-whole text would. Texts up to `WHOLE` characters (every tweet) are read whole.
+Why: NER is the dearest step of the privacy gate (~2 ms per tweet on the 2-core dev machine,
+~linear in length), yet a PERSON span is only redacted when it is two or more words, none a
+brand word, and looks like a name (`opinion.clean.privacy.Redactor._is_name`). A full name
+holds an adjacent pair of capitalised words that passes the same checks, so texts without
+one ("Virgin America", "Customer Service", "Eastern Time (US & Canada)") skip NER; lower-case
+names are `opinion.clean.names`' job, as before.
+
+A pair led by a common English word that is no first name anywhere ("Cancelled Flightled",
+"Supervisor Jeanine", "Lady Gaga") is no private full name either: at most a title or a
+phrase before a lone name, which stays by the staff-kudos rule (a title before a surname is
+`opinion.clean.names`' context rule). On the demo corpus this cuts the tweets NER reads from
+1,500 to 346 and changes 11 of 14,640 rows (places, phrases, a stage name, two lone first
+names: benchmarks/privacy_speed.py --compare).
+
+Texts up to `WHOLE` characters (every tweet) are read whole; in a longer text NER reads
+`REACH` characters either side of each pair (measured on demo tweets, a ±80-character window
+changes the PERSON spans of 27 of 1,525 texts against reading them whole, ±30 of 116: the
+reach is kept wide).
 """
 
 from __future__ import annotations
@@ -17,6 +26,7 @@ from __future__ import annotations
 import re
 
 from opinion.clean.names import looks_like_name
+from opinion.clean.pii_patterns import any_first_name, common_word
 
 __all__ = ["REACH", "WHOLE", "name_windows"]
 
@@ -37,6 +47,8 @@ def _candidates(text: str, keep_words: frozenset[str]) -> list[tuple[int, int]]:
         first, second = m.group(1), m.group(2)
         if first.lower() in keep_words or second.lower() in keep_words:
             continue
+        if common_word(first) and not any_first_name(first):
+            continue  # "Cancelled Flights", "Thanks Smisek": a name starts with a name
         if looks_like_name([first, second]):
             out.append((m.start(1), m.end(2)))
     return out
