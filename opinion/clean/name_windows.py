@@ -8,12 +8,11 @@ holds an adjacent pair of capitalised words that passes the same checks, so text
 one ("Virgin America", "Customer Service", "Eastern Time (US & Canada)") skip NER; lower-case
 names are `opinion.clean.names`' job, as before.
 
-A pair led by a common English word that is no first name anywhere ("Cancelled Flightled",
-"Supervisor Jeanine", "Lady Gaga") is no private full name either: at most a title or a
-phrase before a lone name, which stays by the staff-kudos rule (a title before a surname is
-`opinion.clean.names`' context rule). On the demo corpus this cuts the tweets NER reads from
-1,500 to 346 and changes 11 of 14,640 rows (places, phrases, a stage name, two lone first
-names: benchmarks/privacy_speed.py --compare).
+A pair led by a common English word that is neither a first name anywhere nor a title, and
+ending in a word that is no first name ("Cancelled Flightled", "Late Flightr", "Customer
+Centric") is a phrase, not a name. On the demo corpus this cuts the tweets NER reads from
+1,500 to 420 and changes 7 of 14,640 rows, all phrases or places
+(benchmarks/privacy_speed.py --compare).
 
 Texts up to `WHOLE` characters (every tweet) are read whole; in a longer text NER reads
 `REACH` characters either side of each pair (measured on demo tweets, a ±80-character window
@@ -39,6 +38,23 @@ REACH = 120  # characters of context either side of a candidate pair in longer t
 _PAIR = re.compile(r"(?<![@#\w])(?=([A-Z][\w'’\-]+)\s+(?:[A-Z]\.\s+)?([A-Z][\w'’\-]+))")
 
 
+# words that stand before a name as a title or a form of address ("Lady Gaga", "Officer
+# Krupke", "Baby Hannah"): a pair they lead may be a name although they are common words
+_TITLE_WORDS = (
+    "lady lord sir dame madam mister miss mr mrs ms dr doctor prof professor rev father "
+    "sister brother uncle aunt auntie grandma grandpa granny nana baby little big saint st "
+    "king queen prince princess president senator governor mayor judge coach officer "
+    "captain capt agent supervisor manager pilot nurse chef general colonel sergeant"
+)
+TITLES = frozenset(_TITLE_WORDS.split())
+
+
+def _no_name_start(word: str) -> bool:
+    """A common English word that is no first name anywhere and no title."""
+    low = word.lower()
+    return low not in TITLES and common_word(low) and not any_first_name(low)
+
+
 def _candidates(text: str, keep_words: frozenset[str]) -> list[tuple[int, int]]:
     """(start, end) of the capitalised pairs that could be a redacted name: no brand word,
     and `looks_like_name` (no digits or codes; not two common words unless a first name)."""
@@ -47,8 +63,8 @@ def _candidates(text: str, keep_words: frozenset[str]) -> list[tuple[int, int]]:
         first, second = m.group(1), m.group(2)
         if first.lower() in keep_words or second.lower() in keep_words:
             continue
-        if common_word(first) and not any_first_name(first):
-            continue  # "Cancelled Flights", "Thanks Smisek": a name starts with a name
+        if _no_name_start(first) and not any_first_name(second):
+            continue  # "Cancelled Flightled", "Late Flightr": a phrase, no name
         if looks_like_name([first, second]):
             out.append((m.start(1), m.end(2)))
     return out

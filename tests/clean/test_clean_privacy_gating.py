@@ -76,11 +76,13 @@ def test_name_windows_skip_brand_and_common_word_pairs():
     assert name_windows("Great Rose Baker helped", keep) == [(0, 23)]  # overlapping pairs
     assert name_windows("#DestinationDragons Scavenger Hunt", keep) == []
     assert name_windows("Flight UA1234 Gate C4", keep) == []
-    # a pair led by a common word that is no first name: a phrase, or a lone surname
+    # a common word that is no first name nor a title, then no first name: a phrase
     assert name_windows("Cancelled Flightled again", keep) == []
     assert name_windows("call back Late Flightr", keep) == []
-    assert name_windows("Thanks Smisek", keep) == []
     assert name_windows("Thanks Jeff Smisek", keep) == [(0, 18)]
+    # ... but a title or a first name keeps the pair: these are people
+    assert name_windows("I'm Lady Gaga", keep) == [(0, 13)]
+    assert name_windows("Pls Help Baby Hannah", keep) == [(0, 20)]
 
 
 def test_name_windows_in_long_text_are_merged_and_cut_at_whitespace():
