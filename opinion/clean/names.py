@@ -163,9 +163,8 @@ def _add(
 
 def find_names(text: str, keep: frozenset[str] = frozenset()) -> list[tuple[int, int]]:
     """(start, end) spans of names in `text` by the three rules above."""
-    spans: list[tuple[int, int]] = []
+    found: list[tuple[int, int, int, bool]] = []  # (start, end, least, initial) for `_add`
     words = list(_WORD.finditer(text))
-    shout = shouting(text)
     firsts = first_names()
     for i, m in enumerate(words):
         w = m.group(0).lower()
@@ -174,7 +173,7 @@ def find_names(text: str, keep: frozenset[str] = frozenset()) -> list[tuple[int,
             if gap.strip(" ") == "":
                 end = _name_tail(words, i + 1, keep)
                 if end > i + 1:
-                    _add(spans, text, m.start(), words[end - 1].end(), shout)
+                    found.append((m.start(), words[end - 1].end(), 2, True))
     for c in _CONTEXT.finditer(text):
         after = [w for w in words if w.start() >= c.end()]
         if not after or after[0].start() - c.end() > 2:
@@ -190,10 +189,18 @@ def find_names(text: str, keep: frozenset[str] = frozenset()) -> list[tuple[int,
             end = 1  # "Mr Smith": a surname after an honorific, common word or not
         if end >= 2 or (end == 1 and honorific):
             least = 1 if honorific else 2
-            _add(spans, text, after[0].start(), after[end - 1].end(), shout, least, False)
-    for m in _VIET.finditer(text):
+            found.append((after[0].start(), after[end - 1].end(), least, False))
+    plain = text.isascii()  # (most posts) no Vietnamese letters, no other script
+    for m in () if plain else _VIET.finditer(text):
         if _VIET_CHARS.search(m.group(0)):
-            _add(spans, text, *m.span(), shout)
+            found.append((*m.span(), 2, True))
+    spans: list[tuple[int, int]] = []
+    if found:
+        shout = shouting(text)
+        for start, end, least, initial in found:
+            _add(spans, text, start, end, shout, least, initial)
+    if plain:
+        return spans
     if _latin_text(text):
         for pattern in (_FOREIGN_WORDS, _HAN, _HANGUL, _KANA):
             spans += [m.span() for m in pattern.finditer(text)]

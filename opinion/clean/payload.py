@@ -8,7 +8,7 @@ Why a module of its own: the payload is a tree (keys, nested lists, numbers), te
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from opinion.clean.not_personal import org_handle
@@ -60,9 +60,11 @@ def payload_strings(value: Any, out: list[str]) -> list[str]:
         out.append(value)
     elif isinstance(value, Mapping):
         for key, item in value.items():
-            if GEO_KEY.search(str(key)) or str(key).lower() in AUTHOR_KEYS:
+            if GEO_KEY.search(str(key)):
                 continue
-            out.append(str(key))
+            out.append(str(key))  # `_scrub` redacts every key it keeps, author keys too
+            if str(key).lower() in AUTHOR_KEYS and not isinstance(item, (Mapping, list, tuple)):
+                continue
             if not _id_value(key, item):
                 payload_strings(item, out)
     elif isinstance(value, (list, tuple)):
@@ -129,22 +131,35 @@ def scrub_record(
         strings = payload_strings(record, [])
         normal = [normalize_text(s) for s in strings]
         clean = dict(zip(strings, Redactor(keep).redact_many(normal), strict=True))
-    return _scrub(
-        record, frozenset(author_fields), salt, clean, lambda s: strip_author(s, author, keep)
-    )
+    return _scrub(record, frozenset(author_fields), salt, clean, author_stripper(author, keep))
 
 
 def strip_author(text: str, author: str | None, keep_handles: Iterable[str] = ()) -> str:
     """Replace the author's own name where it recurs (their signature, hashtag, profile
     location) with `[author]`. Brand accounts posting as themselves keep their name."""
-    if not author or not text:
-        return text
-    name = author.strip().lstrip("@")
+    return author_stripper(author, keep_handles)(text)
+
+
+def author_stripper(author: str | None, keep_handles: Iterable[str] = ()) -> Callable[[str], str]:
+    """`strip_author` for one author, decided and compiled once (a payload has a dozen
+    strings per record)."""
+    name = (author or "").strip().lstrip("@")
     if len(name) < 4 or name.lower() in {h.lower().lstrip("@") for h in keep_handles}:
-        return text
+        return _same
     if org_handle(name):  # an organisation's account posting: its name is the object
-        return text
-    return re.sub(re.escape(name), "[author]", text, flags=re.IGNORECASE)
+        return _same
+    low, escaped, plain = name.lower(), re.escape(name), name.isascii()
+
+    def strip(text: str) -> str:
+        if plain and text.isascii() and low not in text.lower():
+            return text  # (most strings) no need to compile a pattern per author
+        return re.sub(escaped, "[author]", text, flags=re.IGNORECASE) if text else text
+
+    return strip
+
+
+def _same(text: str) -> str:
+    return text
 
 
 def scrub_payload(

@@ -15,9 +15,12 @@ Choices (docs/hardening.md):
   alone does not identify anyone. Spans naming a brand (handle or alias word) are kept.
 * URLs keep scheme://host/path (the link still says which page): user:password@, query and
   fragment go. Brand @handles are kept (brand linking keys on them); other @handles → `@user`.
-* Cost: NER runs only on strings with a capitalised word pair (the only shape a multi-word
-  name has); every other string gets a tokenizer-only doc. Pattern recognizers run on all.
-  Batches go through `nlp.pipe` with only `ner` enabled. `opinion bench` reports posts/s.
+* Cost (issue #25): NER reads only windows around capitalised word pairs that could be a
+  redacted name (`opinion.clean.name_windows`), in one `nlp.pipe` per batch with only `ner`
+  enabled. A string goes to Presidio only when some recognizer can match it: a cheap shape
+  check per entity type (`_entities_for`), then each pattern recognizer's own regexes
+  (`_may_find`, exact). Everything else only gets its @handles checked. `opinion bench`
+  reports posts/s; `Redactor.stats` counts the work.
 """
 
 from __future__ import annotations
@@ -111,20 +114,15 @@ def _entities_for(text: str, has_doc: bool) -> list[str]:
     want = ["PERSON"] if has_doc else []
     if "@" in text or _SPELLED_AT.search(text):
         want.append("EMAIL_ADDRESS")
-    if "." in text or ":" in text or "/" in text:
-        want.append("URL")
+    if "/" in text or "www" in text.lower() or ("@" in text and ":" in text):
+        want.append("URL")  # what each branch of _URL needs: "://" or a path, www., user:pw@
     if any(c.isdigit() for c in text):
         want += _DIGITS_ENTITIES + ["STREET_ADDRESS"]
         if _DIGIT_RUN.search(text):
             want.append("PHONE_NUMBER")
     elif _BOOKING_WORD.search(text):
         want.append("BOOKING_REF")
-    return want
-
-
-# Two capitalised words in a row: the only shape of name that is redacted, so NER runs
-# only where this matches.
-_NAME_CANDIDATE = re.compile(r"(?<![@#\w])[A-Z][\w'’\-]+\s+(?:[A-Z]\.\s+)?[A-Z][\w'’\-]+")
+    return list(dict.fromkeys(want))  # (card, IBAN, SSN: both in Presidio's and RULES' list)
 
 
 def hash_author(name: str | None, salt: str) -> str | None:
@@ -207,10 +205,37 @@ def _pieces(text: str) -> list[str]:
     return out
 
 
+# optional packages Presidio imports at import time for recognizers and engines we never use
+# (Hugging Face NER, GLiNER, the transformers NLP engine): torch + transformers cost 10-15 s
+_UNUSED_BY_PRESIDIO = ("torch", "transformers", "spacy_huggingface_pipelines", "gliner")
+
+
+@functools.cache
+def _import_presidio() -> None:
+    """Import presidio_analyzer once, with `_UNUSED_BY_PRESIDIO` hidden unless something
+    already loaded them (Presidio guards each import with `except ImportError`): a collect
+    process then pays ~1 s, not 15 s (issue #25). They import normally afterwards."""
+    import sys
+
+    hidden = [name for name in _UNUSED_BY_PRESIDIO if name not in sys.modules]
+    for name in hidden:
+        sys.modules[name] = None  # type: ignore[assignment]  # makes `import name` fail
+    try:
+        import presidio_analyzer  # noqa: F401
+        import presidio_analyzer.nlp_engine  # noqa: F401
+        import presidio_analyzer.predefined_recognizers  # noqa: F401
+    finally:
+        for name in hidden:
+            if sys.modules.get(name, ...) is None:
+                del sys.modules[name]
+
+
 @functools.cache
 def _engine():
     """(AnalyzerEngine, AnonymizerEngine, nlp) on the process's one spaCy pipeline."""
     import tldextract
+
+    _import_presidio()
     from presidio_analyzer import (
         AnalyzerEngine,
         EntityRecognizer,
@@ -313,6 +338,51 @@ def _engine():
     return analyzer, AnonymizerEngine(), nlp
 
 
+@functools.cache
+def _pattern_gates() -> dict[str, tuple | None]:
+    """Per entity type, the regexes of every recognizer that can report it, so a text none
+    of them matches skips Presidio (exact: a pattern recognizer only reports what one of its
+    patterns matched). None where a recognizer is not regex-based (phone numbers, NER)."""
+    import regex
+    from presidio_analyzer import PatternRecognizer
+
+    gates: dict[str, tuple | None] = {}
+    for recognizer in _engine()[0].registry.recognizers:
+        for entity in recognizer.supported_entities:
+            if entity in gates and gates[entity] is None:
+                continue
+            if isinstance(recognizer, PatternRecognizer):
+                flags = recognizer.global_regex_flags
+                found = tuple(regex.compile(p.regex, flags=flags) for p in recognizer.patterns)
+            elif recognizer.name == "OpinionRules":
+                found = tuple(r.regex for r in RULES if r.entity == entity)
+            else:
+                gates[entity] = None
+                continue
+            gates[entity] = (*(gates.get(entity) or ()), *found)
+    return gates
+
+
+def _may_find(entity: str, text: str) -> bool:
+    """Whether a recognizer of `entity` can report anything in `text` (see _pattern_gates)."""
+    gate = _pattern_gates().get(entity)
+    return gate is None or any(r.search(text) for r in gate)
+
+
+def _artifacts(doc, analyzer):
+    """Presidio's NLP artifacts of a doc we tokenised (and ran NER on) ourselves."""
+    from presidio_analyzer.nlp_engine import NlpArtifacts
+
+    return NlpArtifacts(
+        entities=list(doc.ents),
+        tokens=doc,
+        tokens_indices=[t.idx for t in doc],
+        lemmas=[t.text for t in doc],
+        nlp_engine=analyzer.nlp_engine,
+        language="en",
+    )
+
+
 class Redactor:
     """Batch PII redaction with one Presidio engine (built once per process).
 
@@ -324,6 +394,8 @@ class Redactor:
         self.keep = {h.strip().lstrip("@").lower() for h in keep_handles}
         self.keep_words = self.keep | {w.lower() for p in keep_words for w in str(p).split()}
         self.keep_words_frozen = frozenset(self.keep_words)
+        #: work done so far: texts Presidio analysed, NER windows and the characters in them
+        self.stats = {"analyzed": 0, "ner_windows": 0, "ner_chars": 0}
 
     def redact_many(self, texts: Sequence[str], batch_size: int = 256) -> list[str]:
         """The redacted form of every text (same order); duplicates are analysed once."""
@@ -337,16 +409,10 @@ class Redactor:
         return self.redact_many([text])[0] if text else text
 
     def _redact_unique(self, texts: list[str], batch_size: int) -> list[str]:
-        from presidio_analyzer.nlp_engine import NlpArtifacts
+        analyzer, anonymizer, nlp = _engine()  # first: it imports Presidio
         from presidio_anonymizer.entities import OperatorConfig
 
-        analyzer, anonymizer, nlp = _engine()
-        want = [i for i, t in enumerate(texts) if _NAME_CANDIDATE.search(t)]
-        docs = [None] * len(texts)
-        ner_off = [p for p in nlp.pipe_names if p != "ner"]
-        piped = nlp.pipe((texts[i] for i in want), disable=ner_off, batch_size=batch_size)
-        for i, doc in zip(want, piped, strict=True):
-            docs[i] = doc
+        docs = self._ner(texts, batch_size)
         operators = {
             k: OperatorConfig("replace", {"new_value": v}) for k, v in PLACEHOLDERS.items()
         }
@@ -356,29 +422,25 @@ class Redactor:
             return clean_url(url, keep)
 
         operators["URL"] = OperatorConfig("custom", {"lambda": url_operator})
+        # only the NER recognizer reads the tokens, and PERSON is only asked for with a doc
+        no_doc = _artifacts(nlp.make_doc(""), analyzer)
         out = []
         for text, doc in zip(texts, docs, strict=True):
-            entities = _entities_for(text, doc is not None)
+            entities = [e for e in _entities_for(text, doc is not None) if _may_find(e, text)]
             names = self._names(text)
             if not entities and not names:
                 out.append(self._handles(text))
                 continue
-            doc = doc if doc is not None else nlp.make_doc(text)
-            artifacts = NlpArtifacts(
-                entities=list(doc.ents),
-                tokens=doc,
-                tokens_indices=[t.idx for t in doc],
-                lemmas=[t.text for t in doc],
-                nlp_engine=analyzer.nlp_engine,
-                language="en",
-            )
-            found = analyzer.analyze(
-                text,
-                "en",
-                entities=entities,
-                nlp_artifacts=artifacts,
-                score_threshold=SCORE_THRESHOLD,
-            ) if entities else []  # fmt: skip
+            found = []
+            if entities:
+                self.stats["analyzed"] += 1
+                found = analyzer.analyze(
+                    text,
+                    "en",
+                    entities=entities,
+                    nlp_artifacts=no_doc if doc is None else _artifacts(doc, analyzer),
+                    score_threshold=SCORE_THRESHOLD,
+                )
             found = [r for r in found if self._personal(text, r)]
             found += names
             if found:
@@ -387,6 +449,40 @@ class Redactor:
                 ).text
             out.append(self._handles(text))
         return out
+
+    def _ner(self, texts: list[str], batch_size: int) -> list:
+        """Per text, a doc whose `ents` are NER's spans, or None where no name can be
+        (`opinion.clean.name_windows`): NER reads only the windows, in one `nlp.pipe`; a
+        long text's doc is its tokens with the windows' PERSON spans mapped back."""
+        from spacy.util import filter_spans
+
+        from opinion.clean.name_windows import name_windows
+
+        nlp = _engine()[2]
+        jobs = [
+            (i, start, end)
+            for i, text in enumerate(texts)
+            for start, end in name_windows(text, self.keep_words_frozen)
+        ]
+        self.stats["ner_windows"] += len(jobs)
+        self.stats["ner_chars"] += sum(end - start for _, start, end in jobs)
+        ner_off = [p for p in nlp.pipe_names if p != "ner"]
+        piped = nlp.pipe(
+            (texts[i][start:end] for i, start, end in jobs), disable=ner_off, batch_size=batch_size
+        )
+        docs: list = [None] * len(texts)
+        spans: dict[int, list] = {}
+        for (i, start, end), window in zip(jobs, piped, strict=True):
+            if start == 0 and end == len(texts[i]):
+                docs[i] = window  # the whole text was read
+                continue
+            found = spans.setdefault(i, [])
+            found += [(start + e.start_char, start + e.end_char, e.label_) for e in window.ents]
+        for i, found in spans.items():
+            doc = docs[i] = nlp.make_doc(texts[i])
+            ents = [doc.char_span(a, b, label, alignment_mode="expand") for a, b, label in found]
+            doc.ents = filter_spans([e for e in ents if e is not None])
+        return docs
 
     def _personal(self, text: str, result) -> bool:
         """Whether a Presidio hit is a person's: not a role mailbox, a toll-free line, or a

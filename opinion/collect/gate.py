@@ -87,8 +87,12 @@ def to_posts(
     titles = [cap_text(normalize_text(r.title or ""), 1_000) for r in recs]
     ids_brands = [normalize_text(v or "") for r in recs for v in (r.native_id, r.brand)]
     raw_strings = [s for r in recs for s in payload_strings(r.payload, [])]
-    raw_normal = [cap_text(normalize_text(s)) for s in raw_strings]
-    redacted = redactor.redact_many(texts + titles + ids_brands + raw_normal)
+    # payload keys and many values recur in every record: normalise each string once
+    normal = {s: cap_text(normalize_text(s)) for s in dict.fromkeys(raw_strings)}
+    raw_normal = [normal[s] for s in raw_strings]
+    # a snowflake id is kept as it is (below): not worth a phone-number search
+    to_redact = ["" if i % 2 == 0 and _snowflake(v) else v for i, v in enumerate(ids_brands)]
+    redacted = redactor.redact_many(texts + titles + to_redact + raw_normal)
     n = len(texts)
     clean = dict(zip(raw_strings, redacted[4 * n :], strict=True))
     keep = redactor.keep
