@@ -114,10 +114,26 @@ def _prepare(model):
     return model.to(device=device, dtype=dtype).eval()
 
 
-@functools.lru_cache(maxsize=2)
-def _embedded_joint(embedded_dir: str):
+def _embedded_joint(embedded_dir: str, runtime: str | None = None):
     """Our model (`joint.py`): the packaged encoder plus the stored delta and heads. One
-    object serves as tagger and polarity model, loaded once per folder."""
+    object serves as tagger and polarity model, loaded once per folder and runtime.
+    `runtime`: torch, onnx or onnx-int8 (`onnx_encoder.py`; default `OPINION_RUNTIME`, else
+    onnx-int8). Training and the post-head refit ask for torch."""
+    from opinion.nlp.onnx_encoder import runtime_choice
+
+    _quiet_transformers()
+    return _load_embedded_joint(embedded_dir, runtime_choice(runtime))
+
+
+def _clear_embedded() -> None:
+    _load_embedded_joint.cache_clear()
+
+
+_embedded_joint.cache_clear = _clear_embedded  # callers clear it after a retrain
+
+
+@functools.lru_cache(maxsize=2)
+def _load_embedded_joint(embedded_dir: str, runtime: str):
     from transformers import AutoTokenizer
 
     from opinion.nlp.backbone import embedded_encoder_dir
@@ -135,13 +151,31 @@ def _embedded_joint(embedded_dir: str):
     tokenizer = AutoTokenizer.from_pretrained(base)
     post_head = "post-sentiment" in meta.get("task", "")
     folder = delta_file.parent
+    digest = encoder_digest(folder)
     return JointAbsa(
-        _prepare(model),
+        _prepare_joint(model, digest, runtime),
         tokenizer,
         embedded_version(folder),
         post_head=post_head,
-        encoder_version=f"encoder@{encoder_digest(folder)[:10]}",
+        encoder_version=f"encoder@{digest[:10]}",
     )
+
+
+def _prepare_joint(model, digest: str, runtime: str):
+    """The joint model ready for inference: its encoder on ONNX Runtime (`onnx_encoder.py`)
+    with fp32 heads, or torch as `_prepare` sets it up (runtime torch, CUDA, or a failed
+    export: one warning line). The version stamped on mentions does not depend on the
+    runtime: same weights, and the int8 encoder is within 0.5 point of torch on every dev
+    split (MODEL_CARD.md, "Runtime"), as bf16 is within noise of fp32."""
+    from opinion.nlp.backbone import configure_torch, device_and_dtype
+
+    if runtime != "torch" and device_and_dtype()[0] == "cpu":
+        from opinion.nlp.onnx_encoder import use_onnx
+
+        configure_torch()  # the heads still run in torch
+        if use_onnx(model, digest, runtime):
+            return model
+    return _prepare(model)
 
 
 def _foreign(auto_cls, name: str):
