@@ -270,9 +270,7 @@ RUNTIME_KEYS = (
 )
 
 
-def compare_runtimes(
-    runtimes: list[str], args: list[str], rounds: int = 3, echo=print
-) -> dict:
+def compare_runtimes(runtimes: list[str], args: list[str], rounds: int = 3, echo=print) -> dict:
     """The same bench (`args`: `opinion bench` options) once per runtime per round, each run
     in a process of its own (`OPINION_RUNTIME`), so each runtime's peak RSS is its own;
     rounds interleave the runtimes, so a machine that gets busier slows them alike. Medians
