@@ -186,14 +186,14 @@ def _foreign(auto_cls, name: str):
     return model, tokenizer, Path(name).name or name
 
 
-def load_tagger(spec: ModelSpec):
+def load_tagger(spec: ModelSpec, runtime: str | None = None):
     from transformers import AutoModelForTokenClassification
 
     from opinion.nlp.tagger import AspectTagger
 
     _quiet_transformers()
     if spec.tagger == EMBEDDED:
-        return _embedded_joint(spec.embedded_dir)
+        return _embedded_joint(spec.embedded_dir, runtime)
     model, tok, version = _foreign(AutoModelForTokenClassification, spec.tagger)
     label_map = {}
     for i, name in model.config.id2label.items():
@@ -202,23 +202,33 @@ def load_tagger(spec: ModelSpec):
     return AspectTagger(_prepare(model), tok, version, label_map=label_map)
 
 
-def load_polarity(spec: ModelSpec):
+def load_polarity(spec: ModelSpec, runtime: str | None = None):
     from transformers import AutoModelForSequenceClassification
 
     from opinion.nlp.polarity import PolarityClassifier
 
     _quiet_transformers()
     if spec.polarity == EMBEDDED:
-        return _embedded_joint(spec.embedded_dir)
+        return _embedded_joint(spec.embedded_dir, runtime)
     model, tok, version = _foreign(AutoModelForSequenceClassification, spec.polarity)
     return PolarityClassifier(_prepare(model), tok, version, spec.polarity_style)
 
 
-@functools.lru_cache(maxsize=4)
 def load_models(spec_text: str | None = None):
-    """(tagger, polarity) for a spec string, loaded once per process."""
+    """(tagger, polarity) for a spec string, loaded once per process and runtime
+    (`OPINION_RUNTIME`, checked on every call: a bad value is an error, not a cached model)."""
+    from opinion.nlp.onnx_encoder import runtime_choice
+
+    return _load_models(spec_text, runtime_choice())
+
+
+@functools.lru_cache(maxsize=4)
+def _load_models(spec_text: str | None, runtime: str):
     spec = ModelSpec.parse(spec_text)
-    return load_tagger(spec), load_polarity(spec)
+    return load_tagger(spec, runtime), load_polarity(spec, runtime)
+
+
+load_models.cache_clear = _load_models.cache_clear  # callers clear it after a retrain
 
 
 def model_version(spec_text: str | None = None) -> str:
