@@ -36,6 +36,11 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 RUNTIMES = ("torch", "onnx", "onnx-int8")
+# rows x tokens x tokens per encoder call: ORT materialises the attention scores (rows x 12
+# heads x tokens^2 floats: 200 MB for 64 windows of 256 tokens), so a batch of long rows runs
+# in slices of this many cells (4 rows of 256 tokens, 16 of 128, 64 of 64). Measured on 200
+# reviews, int8: peak RSS 1.91 GB unsliced, 1.34 GB at 64x128^2, 0.89 GB here, no slower.
+ATTENTION_CELLS = 16 * 128 * 128
 DEFAULT_RUNTIME = "onnx-int8"
 OPSET = 17
 # the export variant's settings, part of the cached file's name (bump when they change)
@@ -238,7 +243,19 @@ def _encoder_module_class():
                     attention_mask.cpu().numpy(), dtype=np.int64
                 ),
             }
-            (states,) = self.session.run(["last_hidden_state"], feeds)
+            rows, width = feeds["input_ids"].shape
+            step = max(1, ATTENTION_CELLS // max(1, width * width))
+            if rows <= step:
+                (states,) = self.session.run(["last_hidden_state"], feeds)
+            else:
+                states = np.concatenate(
+                    [
+                        self.session.run(
+                            ["last_hidden_state"], {k: v[b : b + step] for k, v in feeds.items()}
+                        )[0]
+                        for b in range(0, rows, step)
+                    ]
+                )
             return EncoderOutput(torch.from_numpy(states))
 
     return OrtEncoder
