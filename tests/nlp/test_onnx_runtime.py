@@ -103,18 +103,21 @@ def test_encoder_states_match_torch_fp32(models):
     reference = new_model(embedded_encoder_dir())
     apply_delta(reference, EMBEDDED_DIR / JOINT_FILE)
     reference.eval()
+    from opinion.nlp.onnx_encoder import ATTENTION_CELLS
+
     tok = models["onnx"].tokenizer
-    batch = tok(
-        ["the seat was broken", "crew were lovely but the flight was three hours late"],
-        padding=True,
-        return_tensors="pt",
-    )
-    ids, mask = batch["input_ids"], batch["attention_mask"]
-    with torch.inference_mode():
-        want = reference.encoder(input_ids=ids, attention_mask=mask).last_hidden_state
-    got = models["onnx"].model.encoder(input_ids=ids, attention_mask=mask).last_hidden_state
-    assert got.dtype == torch.float32 and got.shape == want.shape
-    assert (got - want)[mask.bool()].abs().max() < 1e-3
+    short = ["the seat was broken", "crew were lovely but the flight was three hours late"]
+    long = [" ".join(["the flight was late and the seat was broken"] * (k + 20)) for k in range(6)]
+    for texts in (short, long):  # the long batch runs in slices (ATTENTION_CELLS)
+        batch = tok(texts, padding=True, truncation=True, max_length=256, return_tensors="pt")
+        ids, mask = batch["input_ids"], batch["attention_mask"]
+        if texts is long:
+            assert len(texts) * ids.shape[1] ** 2 > ATTENTION_CELLS
+        with torch.inference_mode():
+            want = reference.encoder(input_ids=ids, attention_mask=mask).last_hidden_state
+        got = models["onnx"].model.encoder(input_ids=ids, attention_mask=mask).last_hidden_state
+        assert got.dtype == torch.float32 and got.shape == want.shape
+        assert (got - want)[mask.bool()].abs().max() < 1e-3
 
 
 def test_cache_is_reused_and_a_corrupt_file_rebuilt(models, cache, monkeypatch, caplog):
