@@ -243,20 +243,41 @@ def _encoder_module_class():
                     attention_mask.cpu().numpy(), dtype=np.int64
                 ),
             }
+            if self.runtime == "onnx-int8":
+                states = self._row_by_row(feeds)
+            else:
+                states = self._sliced(feeds)
+            return EncoderOutput(torch.from_numpy(states))
+
+        def _sliced(self, feeds):
             rows, width = feeds["input_ids"].shape
             step = max(1, ATTENTION_CELLS // max(1, width * width))
             if rows <= step:
-                (states,) = self.session.run(["last_hidden_state"], feeds)
-            else:
-                states = np.concatenate(
-                    [
-                        self.session.run(
-                            ["last_hidden_state"], {k: v[b : b + step] for k, v in feeds.items()}
-                        )[0]
-                        for b in range(0, rows, step)
-                    ]
-                )
-            return EncoderOutput(torch.from_numpy(states))
+                return self.session.run(["last_hidden_state"], feeds)[0]
+            return np.concatenate(
+                [
+                    self.session.run(
+                        ["last_hidden_state"], {k: v[b : b + step] for k, v in feeds.items()}
+                    )[0]
+                    for b in range(0, rows, step)
+                ]
+            )
+
+        def _row_by_row(self, feeds):
+            """One row per call, without its padding: dynamic int8 scales activations by the
+            largest in the call, so a batch would make a post's reading depend on the posts
+            beside it (70 of 600 demo tweets changed spans or labels between chunkings).
+            Row by row it depends on its own tokens only; measured ~15% slower than batches
+            of 64 on the encoder, still faster than torch bf16 end to end."""
+            ids, mask = feeds["input_ids"], feeds["attention_mask"]
+            rows, width = ids.shape
+            out = np.zeros((rows, width, self.config.hidden_size), dtype=np.float32)
+            for r in range(rows):
+                real = np.flatnonzero(mask[r])
+                n = int(real[-1]) + 1 if len(real) else 1
+                one = {"input_ids": ids[r : r + 1, :n], "attention_mask": mask[r : r + 1, :n]}
+                out[r, :n] = self.session.run(["last_hidden_state"], one)[0][0]
+            return out
 
     return OrtEncoder
 

@@ -44,11 +44,7 @@ def test_reused_tagging_pass_equals_fresh_encoding(engine):
     reused = joint.probabilities(targets)
     joint.forget_states()
     fresh = joint.probabilities(targets)
-    # dynamic int8 (the default runtime) quantises activations per batch, so a post's states
-    # depend a little on the batch it was read in (MODEL_CARD.md, "Runtime")
-    runtime = getattr(joint.model.encoder, "runtime", "torch")
-    tolerance = 0.06 if runtime == "onnx-int8" else 0.03
     for a, b in zip(reused, fresh, strict=True):
         assert set(a) == {"negative", "neutral", "positive"}
         for label in a:
-            assert a[label] == pytest.approx(b[label], abs=tolerance)
+            assert a[label] == pytest.approx(b[label], abs=0.03)
