@@ -3,9 +3,10 @@
 `OPINION_RUNTIME` picks what runs the embedded model's encoder at inference:
 
 - `onnx-int8` (default): the encoder exported to ONNX, its matrix weights quantised to
-  int8 per output channel (activations quantised per batch: dynamic quantisation). Fastest
-  on CPUs without AMX and the smallest in memory; accuracy within 0.5 point of torch on the
-  dev splits (`data/models/absa-minilm/MODEL_CARD.md`, "Runtime").
+  int8 per output channel (activations quantised per call: dynamic quantisation), run one
+  row per call so that a post's reading never depends on the posts batched beside it.
+  About torch bf16's speed here with ~225 MB less peak memory; accuracy within 0.5 point
+  of torch on the issue's dev checks (`data/models/absa-minilm/MODEL_CARD.md`, "Runtime").
 - `onnx`: the same export in fp32 (numerically torch fp32 up to ~1e-5).
 - `torch`: the PyTorch module in the dtype of `backbone.device_and_dtype` (bf16 where the CPU
   has it). Always the training path, and the fallback when onnxruntime is missing or the
