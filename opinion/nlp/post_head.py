@@ -232,7 +232,8 @@ def train_post_head(
 
     started = time.time()
     registry._embedded_joint.cache_clear()  # the folder's file may have changed on disk
-    model = registry.load_polarity(registry.ModelSpec(embedded_dir=str(cfg.base_dir)))
+    # the encoder's reading in torch (training never runs on ONNX Runtime)
+    model = registry._embedded_joint(str(cfg.base_dir), "torch")
     model.forget_states()
     all_texts, ids, weights = training_set(general, texts, labels, cfg)
     log_fn(
@@ -295,7 +296,7 @@ def post_dev_metrics(cfg: PostHeadConfig, general_dev: list[dict], dev) -> dict:
     # the folder may be the one just read (same path, new file): load it afresh
     registry._embedded_joint.cache_clear()
     registry.load_models.cache_clear()
-    model = registry.load_polarity(registry.ModelSpec(embedded_dir=str(cfg.out_dir)))
+    model = registry._embedded_joint(str(cfg.out_dir), "torch")
     out: dict = {}
     if general_dev and cfg.post_data is not None:
         out[cfg.post_data.name] = evaluate_post_sentiment(

@@ -114,10 +114,26 @@ def _prepare(model):
     return model.to(device=device, dtype=dtype).eval()
 
 
-@functools.lru_cache(maxsize=2)
-def _embedded_joint(embedded_dir: str):
+def _embedded_joint(embedded_dir: str, runtime: str | None = None):
     """Our model (`joint.py`): the packaged encoder plus the stored delta and heads. One
-    object serves as tagger and polarity model, loaded once per folder."""
+    object serves as tagger and polarity model, loaded once per folder and runtime.
+    `runtime`: torch, onnx or onnx-int8 (`onnx_encoder.py`; default `OPINION_RUNTIME`, else
+    onnx-int8). Training and the post-head refit ask for torch."""
+    from opinion.nlp.onnx_encoder import runtime_choice
+
+    _quiet_transformers()
+    return _load_embedded_joint(embedded_dir, runtime_choice(runtime))
+
+
+def _clear_embedded() -> None:
+    _load_embedded_joint.cache_clear()
+
+
+_embedded_joint.cache_clear = _clear_embedded  # callers clear it after a retrain
+
+
+@functools.lru_cache(maxsize=2)
+def _load_embedded_joint(embedded_dir: str, runtime: str):
     from transformers import AutoTokenizer
 
     from opinion.nlp.backbone import embedded_encoder_dir
@@ -135,13 +151,32 @@ def _embedded_joint(embedded_dir: str):
     tokenizer = AutoTokenizer.from_pretrained(base)
     post_head = "post-sentiment" in meta.get("task", "")
     folder = delta_file.parent
+    digest = encoder_digest(folder)
     return JointAbsa(
-        _prepare(model),
+        _prepare_joint(model, digest, runtime),
         tokenizer,
         embedded_version(folder),
         post_head=post_head,
-        encoder_version=f"encoder@{encoder_digest(folder)[:10]}",
+        encoder_version=f"encoder@{digest[:10]}",
     )
+
+
+def _prepare_joint(model, digest: str, runtime: str):
+    """The joint model ready for inference: its encoder on ONNX Runtime (`onnx_encoder.py`)
+    with fp32 heads, or torch as `_prepare` sets it up (runtime torch, CUDA, or a failed
+    export: one warning line). The version stamped on mentions does not depend on the
+    runtime: same weights, and the int8 encoder is within 0.5 point of torch on the MAMS,
+    restaurants and airline dev checks (MODEL_CARD.md, "Runtime"; the small laptops split
+    moves 0.8), as bf16 is within noise of fp32."""
+    from opinion.nlp.backbone import configure_torch, device_and_dtype
+
+    if runtime != "torch" and device_and_dtype()[0] == "cpu":
+        from opinion.nlp.onnx_encoder import use_onnx
+
+        configure_torch()  # the heads still run in torch
+        if use_onnx(model, digest, runtime):
+            return model
+    return _prepare(model)
 
 
 def _foreign(auto_cls, name: str):
@@ -152,14 +187,14 @@ def _foreign(auto_cls, name: str):
     return model, tokenizer, Path(name).name or name
 
 
-def load_tagger(spec: ModelSpec):
+def load_tagger(spec: ModelSpec, runtime: str | None = None):
     from transformers import AutoModelForTokenClassification
 
     from opinion.nlp.tagger import AspectTagger
 
     _quiet_transformers()
     if spec.tagger == EMBEDDED:
-        return _embedded_joint(spec.embedded_dir)
+        return _embedded_joint(spec.embedded_dir, runtime)
     model, tok, version = _foreign(AutoModelForTokenClassification, spec.tagger)
     label_map = {}
     for i, name in model.config.id2label.items():
@@ -168,23 +203,33 @@ def load_tagger(spec: ModelSpec):
     return AspectTagger(_prepare(model), tok, version, label_map=label_map)
 
 
-def load_polarity(spec: ModelSpec):
+def load_polarity(spec: ModelSpec, runtime: str | None = None):
     from transformers import AutoModelForSequenceClassification
 
     from opinion.nlp.polarity import PolarityClassifier
 
     _quiet_transformers()
     if spec.polarity == EMBEDDED:
-        return _embedded_joint(spec.embedded_dir)
+        return _embedded_joint(spec.embedded_dir, runtime)
     model, tok, version = _foreign(AutoModelForSequenceClassification, spec.polarity)
     return PolarityClassifier(_prepare(model), tok, version, spec.polarity_style)
 
 
-@functools.lru_cache(maxsize=4)
 def load_models(spec_text: str | None = None):
-    """(tagger, polarity) for a spec string, loaded once per process."""
+    """(tagger, polarity) for a spec string, loaded once per process and runtime
+    (`OPINION_RUNTIME`, checked on every call: a bad value is an error, not a cached model)."""
+    from opinion.nlp.onnx_encoder import runtime_choice
+
+    return _load_models(spec_text, runtime_choice())
+
+
+@functools.lru_cache(maxsize=4)
+def _load_models(spec_text: str | None, runtime: str):
     spec = ModelSpec.parse(spec_text)
-    return load_tagger(spec), load_polarity(spec)
+    return load_tagger(spec, runtime), load_polarity(spec, runtime)
+
+
+load_models.cache_clear = _load_models.cache_clear  # callers clear it after a retrain
 
 
 def model_version(spec_text: str | None = None) -> str:

@@ -286,10 +286,10 @@ def dev_metrics(cfg: TrainConfig, dev: dict[str, dict[str, list[AbsaExample]]]) 
     """Metrics of the saved file on the dev splits, per source file."""
     from opinion.nlp.evaluate import evaluate_ate, evaluate_atsc, evaluate_lexicon
     from opinion.nlp.evaluate_sentiment import evaluate_post_sentiment
-    from opinion.nlp.registry import ModelSpec, load_polarity, load_tagger
+    from opinion.nlp.registry import _embedded_joint
 
-    spec = ModelSpec(embedded_dir=str(cfg.out_dir))
-    tagger, polarity = load_tagger(spec), load_polarity(spec)
+    # the torch path, the one training uses (never ONNX Runtime), whatever OPINION_RUNTIME
+    tagger = polarity = _embedded_joint(str(cfg.out_dir), "torch")
     out: dict = {
         "ate": {name: evaluate_ate(tagger, exs) for name, exs in dev["tagger"].items()},
         "atsc": {name: evaluate_atsc(polarity, exs) for name, exs in dev["polarity"].items()},
