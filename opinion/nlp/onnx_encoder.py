@@ -189,13 +189,14 @@ def model_path(digest: str, runtime: str, directory: Path | None = None) -> Path
     return (directory or cache_dir()) / f"minilm-{digest[:16]}-{EXPORT_TAG}-{variant}.onnx"
 
 
-def session(path: Path):
-    """An ORT session on the CPU: OPINION_THREADS intra-op threads, sequential execution.
+def session(path: Path, intra_op_threads: int | None = None):
+    """An ORT session on the CPU: OPINION_THREADS intra-op threads (int8 reads rows in
+    parallel, one thread each: `intra_op_threads=1`), sequential execution.
     No memory arena: with batches of every shape it only grows (peak RSS), for no speed."""
     import onnxruntime as ort
 
     opts = ort.SessionOptions()
-    opts.intra_op_num_threads = threads()
+    opts.intra_op_num_threads = intra_op_threads or threads()
     opts.inter_op_num_threads = 1
     opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
@@ -208,14 +209,24 @@ def load_session(encoder, digest: str, runtime: str, directory: Path | None = No
     """(session, path) for the encoder: the cached export when ORT loads it, else exported
     (fp32, then int8 for `onnx-int8`) and cached first."""
     path = model_path(digest, runtime, directory)
+    intra = 1 if runtime == "onnx-int8" else None  # rows run in parallel, one core each
     if path.exists():
         try:
-            return session(path), path
+            return session(path, intra), path
         except Exception as exc:  # noqa: BLE001 - a corrupt or truncated file
             log.warning("cached ONNX encoder unreadable (%s), exporting it again: %s", path, exc)
             path.unlink(missing_ok=True)
     build(encoder, runtime, path)
-    return session(path), path
+    return session(path, intra), path
+
+
+@functools.cache
+def _row_pool():
+    """The threads that read int8 rows in parallel (OPINION_THREADS of them), one pool per
+    process."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    return ThreadPoolExecutor(max_workers=threads(), thread_name_prefix="opinion-ort")
 
 
 @functools.cache
@@ -273,11 +284,16 @@ def _encoder_module_class():
             ids, mask = feeds["input_ids"], feeds["attention_mask"]
             rows, width = ids.shape
             out = np.zeros((rows, width, self.config.hidden_size), dtype=np.float32)
-            for r in range(rows):
+
+            def read(r: int) -> None:
                 real = np.flatnonzero(mask[r])
                 n = int(real[-1]) + 1 if len(real) else 1
                 one = {"input_ids": ids[r : r + 1, :n], "attention_mask": mask[r : r + 1, :n]}
                 out[r, :n] = self.session.run(["last_hidden_state"], one)[0][0]
+
+            # ORT releases the GIL in `run`: the rows of a batch are read in parallel, each
+            # on one core (a 30-token row is too small to split across cores)
+            list(_row_pool().map(read, range(rows)))
             return out
 
     return OrtEncoder
