@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -20,24 +19,31 @@ from pathlib import Path
 
 from opinion.config import Settings
 
+# runs `opinion ARGS` and writes the process's own peak RSS (KiB) to stderr's last line
+_MEASURED = (
+    "import atexit, resource, runpy, sys\n"
+    "atexit.register(lambda: print('PEAK_RSS_KB', "
+    "resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr))\n"
+    "sys.argv = ['opinion', *sys.argv[1:]]\n"
+    "runpy.run_module('opinion', run_name='__main__')\n"
+)
 
-def _child_peak_rss_mb() -> float:
-    """Largest peak RSS of any waited-for child process so far (Linux: KiB)."""
-    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0
 
-
-def _run(args: list[str], env: dict[str, str]) -> tuple[dict, float]:
-    """(the command's JSON report, its wall seconds); a failure is one line."""
+def _run(args: list[str], env: dict[str, str]) -> tuple[dict, float, float | None]:
+    """(the command's JSON report, its wall seconds, its peak RSS in MB); a failure is one
+    line."""
     started = time.perf_counter()
     proc = subprocess.run(
-        [sys.executable, "-m", "opinion", *args], env=env, capture_output=True, text=True
+        [sys.executable, "-c", _MEASURED, *args], env=env, capture_output=True, text=True
     )
     seconds = time.perf_counter() - started
     if proc.returncode != 0:
         last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
         raise RuntimeError(f"`opinion {' '.join(args)}` failed ({proc.returncode}): {last}")
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
-    return (json.loads(lines[-1]) if lines else {}), seconds
+    peaks = [ln.split()[1] for ln in proc.stderr.splitlines() if ln.startswith("PEAK_RSS_KB ")]
+    peak = round(int(peaks[-1]) / 1024.0, 1) if peaks else None
+    return (json.loads(lines[-1]) if lines else {}), seconds, peak
 
 
 def pipeline_pass(limit: int | None = None, model: str | None = None) -> dict:
@@ -59,19 +65,19 @@ def pipeline_pass(limit: int | None = None, model: str | None = None) -> dict:
         }
         if model:
             env["OPINION_MODEL"] = model
-        collected, collect_s = _run(["collect", "airline-demo", "--path", str(corpus)], env)
-        before = _child_peak_rss_mb()
-        extracted, extract_s = _run(["extract", "--force"], env)
+        collected, collect_s, collect_rss = _run(
+            ["collect", "airline-demo", "--path", str(corpus)], env
+        )
+        extracted, extract_s, extract_rss = _run(["extract", "--force"], env)
         posts = int(extracted.get("posts") or 0)
-        rss = _child_peak_rss_mb()
         return {
             "collect_records": int(collected.get("read") or 0),
             "collect_posts_per_s": round(int(collected.get("read") or 0) / collect_s, 1),
+            "collect_peak_rss_mb": collect_rss,
             "extract_posts": posts,
             "extract_wall_s": round(extract_s, 1),
             "extract_posts_per_s": round(posts / extract_s, 1),
-            # the children's high-water mark: extract's own when it is the larger process
-            "extract_peak_rss_mb": round(rss, 1) if rss > before else None,
+            "extract_peak_rss_mb": extract_rss,
         }
     finally:
         shutil.rmtree(work, ignore_errors=True)
