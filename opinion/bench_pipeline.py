@@ -19,11 +19,16 @@ from pathlib import Path
 
 from opinion.config import Settings
 
-# runs `opinion ARGS` and writes the process's own peak RSS (KiB) to stderr's last line
+# runs `opinion ARGS` and writes the process's own peak RSS (KiB) to stderr's last line.
+# VmHWM, not getrusage's ru_maxrss: Linux keeps ru_maxrss across exec, so a child spawned
+# by a 1 GB bench would report the bench's size.
 _MEASURED = (
-    "import atexit, resource, runpy, sys\n"
-    "atexit.register(lambda: print('PEAK_RSS_KB', "
-    "resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr))\n"
+    "import atexit, runpy, sys\n"
+    "def _peak():\n"
+    "    with open('/proc/self/status') as fh:\n"
+    "        kb = [ln.split()[1] for ln in fh if ln.startswith('VmHWM:')]\n"
+    "    print('PEAK_RSS_KB', kb[0] if kb else 0, file=sys.stderr)\n"
+    "atexit.register(_peak)\n"
     "sys.argv = ['opinion', *sys.argv[1:]]\n"
     "runpy.run_module('opinion', run_name='__main__')\n"
 )
@@ -42,7 +47,7 @@ def _run(args: list[str], env: dict[str, str]) -> tuple[dict, float, float | Non
         raise RuntimeError(f"`opinion {' '.join(args)}` failed ({proc.returncode}): {last}")
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
     peaks = [ln.split()[1] for ln in proc.stderr.splitlines() if ln.startswith("PEAK_RSS_KB ")]
-    peak = round(int(peaks[-1]) / 1024.0, 1) if peaks else None
+    peak = round(int(peaks[-1]) / 1024.0, 1) if peaks and int(peaks[-1]) else None
     return (json.loads(lines[-1]) if lines else {}), seconds, peak
 
 
