@@ -69,3 +69,18 @@ def main(verbose: bool) -> None:
         level=logging.INFO if verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+
+
+def label_file_columns(option: str):
+    """`--text-col` / `--label-col`: the columns of the labelled file that `option` names
+    (`--labels`, `--post-labels`), as `opinion eval` reads them."""
+
+    def decorate(command):
+        command = click.option(
+            "--label-col", default="label", show_default=True, help=f"({option}) label column."
+        )(command)
+        return click.option(
+            "--text-col", default="text", show_default=True, help=f"({option}) text column."
+        )(command)
+
+    return decorate

@@ -10,6 +10,7 @@ import click
 
 from opinion.cli.common import (
     _settings,
+    label_file_columns,
     lake_option,
     main,
     model_option,
@@ -147,8 +148,7 @@ def taxonomy() -> None:
     help="Posts your team labelled (CSV/JSONL/Parquet): a touchpoint or category of the pack "
     "per row, several split by | or ; (e.g. the file `opinion label` wrote).",
 )
-@click.option("--text-col", default="text", show_default=True, help="(--labels) text column.")
-@click.option("--label-col", default="label", show_default=True, help="(--labels) label column.")
+@label_file_columns("--labels")
 @click.option("--json", "as_json", is_flag=True, help="Only the JSON report.")
 @one_line_errors
 def taxonomy_fit(pack, lake_dir, model, limit, labels, text_col, label_col, as_json) -> None:
@@ -206,8 +206,7 @@ def label(pack, n, out_path, limit, lake_dir, model) -> None:
     help="Your labelled posts (CSV/JSONL/Parquet, labels as for `opinion eval --task "
     "sentiment`): refit only the post-sentiment head on them, over the frozen encoder.",
 )
-@click.option("--text-col", default="text", show_default=True, help="(--post-labels)")
-@click.option("--label-col", default="label", show_default=True, help="(--post-labels)")
+@label_file_columns("--post-labels")
 @click.option(
     "--from",
     "base_dir",
