@@ -71,6 +71,11 @@ def alerts(cur, f: Filters) -> list[Alert]:
             "category": f.category,
         },  # fmt: skip
     ).fetchall()
+    return alerts_of(rows)
+
+
+def alerts_of(rows) -> list[Alert]:
+    """`Alert`s of query rows: the 11 alert columns, then since and until (read as UTC)."""
     out = []
     for r in rows:
         a = Alert(*r[:11])

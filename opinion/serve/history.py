@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import duckdb
 
-from opinion.serve.emerging import Alert, _utc
+from opinion.serve.emerging import Alert, alerts_of
 from opinion.serve.filters import Filters
 
 HISTORY_LIMIT = 500  # rows on one page; the history holds the loader's last windows only
@@ -39,9 +39,4 @@ def alert_history(cur, f: Filters, limit: int = HISTORY_LIMIT) -> list[Alert]:
         ).fetchall()  # fmt: skip
     except duckdb.CatalogException:
         return []
-    out = []
-    for r in rows:
-        a = Alert(*r[:11])
-        a.since, a.until = (_utc(v) for v in r[11:13])
-        out.append(a)
-    return out
+    return alerts_of(rows)
