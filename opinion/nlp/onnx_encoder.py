@@ -17,7 +17,7 @@ with `.last_hidden_state` (a torch tensor over ORT's output buffer), so the head
 same torch code for every runtime.
 
 The exported files are cached under `$OPINION_CACHE_DIR/onnx` (default
-`~/.cache/opinion/onnx/`), named by the encoder's digest (`post_head.encoder_digest`: a new
+`~/.cache/opinion/onnx/`), named by the encoder's digest (`registry.encoder_digest`: a new
 encoder gets new files, a refit post head does not) and the variant. They are written to a
 temporary file and renamed, so parallel processes (Airflow workers) never read half a file;
 a file that ORT cannot load is exported again.
