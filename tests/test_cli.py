@@ -32,3 +32,11 @@ def test_bad_input_is_one_line(tmp_path):
         lines = [ln for ln in result.output.splitlines() if ln.strip()]
         assert lines and lines[-1].startswith("Error"), (args, result.output)
         assert "Traceback" not in result.output
+
+
+def test_train_reads_the_shared_data_beside_the_checkout_by_default():
+    """`opinion train` with no --data reads `../shared/data/absa` (and the SemEval tweets
+    beside it) from the project root, wherever the command module sits in the package."""
+    default = next(p.default for p in main.commands["train"].params if p.name == "data_dir")
+    root = Path(__file__).resolve().parent.parent
+    assert Path(default) == root.parent / "shared" / "data" / "absa"

@@ -185,7 +185,7 @@ def label(pack, n, out_path, limit, lake_dir, model) -> None:
     "--data",
     "data_dir",
     type=click.Path(file_okay=False),
-    default=str(Path(__file__).resolve().parent.parent.parent / "shared/data/absa"),
+    default=str(Path(__file__).resolve().parents[3] / "shared" / "data" / "absa"),
     show_default=True,
     help="Folder with the ABSA JSON Lines training files.",
 )
