@@ -133,6 +133,8 @@ def train_post_labels(
         )
         dev = (dev_texts, dev_labels)
     echo(f"{len(texts)} labelled posts ({skipped} rows without text or label skipped)")
+    if tweets is None:
+        echo("no general post-level tweets (--post-data): the head learns your labels alone")
     cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "opinion"
     cfg = PostHeadConfig(
         Path(base_dir),

@@ -50,6 +50,7 @@ def trained(tmp_path_factory):
     args += ["--text-col", "tweet", "--label-col", "sentiment", "--post-data", "none"]
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output
+    assert "the head learns your labels alone" in result.output  # --post-data none is said
     return out, rows
 
 
