@@ -13,7 +13,10 @@ corpus for the text):
 * `reviews_dev.csv` (`review_id, airline, reading, rating`): 50 reviews of each airline whose
   aspect ratings are in `airline_reviews.dev_ratings.csv` (the review dev airlines), seeded by a
   hash of the review id; `reading` is the title, a blank line and the review, as the pipeline
-  reads a review (`opinion.extract.reading.reading_text`).
+  reads a review (`opinion.extract.reading.reading_text`);
+* `reviews_train.csv` (same columns): the next reviews of each of those airlines in that
+  order, from the 101st to the 600th (the 51st to the 100th chose the rule's balance point,
+  `engine.LONG_LEAN_CENTER`), for `opinion train --long-labels` (the long-post head).
 
 The other four airlines of the tweet corpus and the other seven review airlines are the
 held-out bar: nothing here reads their labels.
@@ -32,6 +35,7 @@ SHARED = ROOT.parent / "shared" / "data"
 DEV_SHARE = 0.2
 CURVE = (200, 1000)
 REVIEWS_PER_AIRLINE = 50
+REVIEWS_TRAIN = (100, 600)  # positions per airline, in hash order, of the long-head labels
 
 
 def unit_hash(key: str, salt: str = "") -> float:
@@ -93,11 +97,16 @@ def sample_reviews(reviews: Path, ratings: Path, out: Path) -> dict:
                 by_airline.setdefault(r["airline"], []).append(
                     {**r, "reading": reading, "order": unit_hash(r["review_id"], "reviews")}
                 )
-    rows = []
+    rows, train = [], []
+    low, high = REVIEWS_TRAIN
     for airline in sorted(by_airline):
-        rows += sorted(by_airline[airline], key=lambda r: r["order"])[:REVIEWS_PER_AIRLINE]
-    _write(out / "reviews_dev.csv", rows, ["review_id", "airline", "reading", "rating"])
-    return {"reviews": len(rows), "airlines": sorted(by_airline)}
+        ordered = sorted(by_airline[airline], key=lambda r: r["order"])
+        rows += ordered[:REVIEWS_PER_AIRLINE]
+        train += ordered[low:high]
+    fields = ["review_id", "airline", "reading", "rating"]
+    _write(out / "reviews_dev.csv", rows, fields)
+    _write(out / "reviews_train.csv", train, fields)
+    return {"reviews": len(rows), "reviews_train": len(train), "airlines": sorted(by_airline)}
 
 
 def main() -> None:

@@ -110,6 +110,7 @@ def train_post_labels(
     labels_path,
     text_col,
     label_col,
+    rating_buckets,
     base_dir,
     out_dir,
     tweets,
@@ -125,14 +126,9 @@ def train_post_labels(
 
     from opinion.nlp.post_head import PostHeadConfig, train_post_head
 
-    texts, labels, skipped = sentiment_labels(Path(labels_path), text_col, label_col, strict=True)
-    dev = None
-    if dev_path:
-        dev_texts, dev_labels, _ = sentiment_labels(
-            Path(dev_path), text_col, label_col, strict=True
-        )
-        dev = (dev_texts, dev_labels)
-    echo(f"{len(texts)} labelled posts ({skipped} rows without text or label skipped)")
+    texts, labels, dev = _train_and_dev(
+        labels_path, dev_path, text_col, label_col, rating_buckets, echo
+    )
     if tweets is None:
         echo("no general post-level tweets (--post-data): the head learns your labels alone")
     cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "opinion"
@@ -146,6 +142,46 @@ def train_post_labels(
         **({"epochs": epochs} if epochs else {}),
     )
     return train_post_head(cfg, texts, labels, dev, echo)
+
+
+def _train_and_dev(labels_path, dev_path, text_col, label_col, rating_buckets, echo):
+    """(texts, labels, dev (texts, labels) or None) of a training file and its dev file."""
+    texts, labels, skipped = sentiment_labels(
+        Path(labels_path), text_col, label_col, rating_buckets, strict=True
+    )
+    dev = None
+    if dev_path:
+        dev_texts, dev_labels, _ = sentiment_labels(
+            Path(dev_path), text_col, label_col, rating_buckets, strict=True
+        )
+        dev = (dev_texts, dev_labels)
+    echo(f"{len(texts)} labelled posts ({skipped} rows without text or label skipped)")
+    return texts, labels, dev
+
+
+def train_long_labels(
+    labels_path, text_col, label_col, rating_buckets, base_dir, out_dir, dev_path, echo=print
+) -> dict:
+    """`opinion train --long-labels FILE`: fit the long-post head of the model in `base_dir`
+    on rated long posts, written with that model into `out_dir`."""
+    import shutil
+
+    from opinion.nlp.long_head import LONG_HEAD_FILE
+    from opinion.nlp.long_train import train_long_head
+    from opinion.nlp.registry import JOINT_FILE
+
+    texts, labels, dev = _train_and_dev(
+        labels_path, dev_path, text_col, label_col, rating_buckets, echo
+    )
+    base, out = Path(base_dir), Path(out_dir)
+    if not (base / JOINT_FILE).exists():
+        raise FileNotFoundError(f"no model file in {base} ({JOINT_FILE})")
+    if out.resolve() != base.resolve():
+        out.mkdir(parents=True, exist_ok=True)
+        for path in base.iterdir():
+            if path.is_file() and path.name != LONG_HEAD_FILE:
+                shutil.copy2(path, out / path.name)
+    return train_long_head(out, texts, labels, dev, echo)
 
 
 def evaluate_sentiment_file(

@@ -30,6 +30,16 @@ def _rating_buckets(ctx, param, value: str | None) -> tuple[float, float] | None
     return low, high
 
 
+def rating_buckets_option(applies_to: str):
+    """`--rating-buckets LOW,HIGH`: the label column is a numeric rating, bucketed."""
+    return click.option(
+        "--rating-buckets",
+        callback=_rating_buckets,
+        help=f"({applies_to}) the label column is a numeric rating: <= LOW negative, <= HIGH "
+        "neutral, above positive (e.g. 4,6 for a 1-10 score).",
+    )
+
+
 @main.command(name="eval")
 @click.argument("data", type=click.Path(dir_okay=False))
 @click.option(
@@ -48,12 +58,7 @@ def _rating_buckets(ctx, param, value: str | None) -> tuple[float, float] | None
     help="(sentiment) label column, default `label`; (touchpoint) touchpoints or categories, "
     "several split by | or ;, default `touchpoint`.",
 )
-@click.option(
-    "--rating-buckets",
-    callback=_rating_buckets,
-    help="(sentiment) the label column is a numeric rating: <= LOW negative, <= HIGH "
-    "neutral, above positive (e.g. 4,6 for a 1-10 score).",
-)
+@rating_buckets_option("sentiment")
 @model_option
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @one_line_errors
@@ -206,14 +211,22 @@ def label(pack, n, out_path, limit, lake_dir, model) -> None:
     help="Your labelled posts (CSV/JSONL/Parquet, labels as for `opinion eval --task "
     "sentiment`): refit only the post-sentiment head on them, over the frozen encoder.",
 )
-@label_file_columns("--post-labels")
+@click.option(
+    "--long-labels",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Rated long posts (reviews; labels or, with --rating-buckets, a numeric rating): fit "
+    "the long-post head that reads a review from its sentences.",
+)
+@label_file_columns("--post-labels, --long-labels")
+@rating_buckets_option("--long-labels, --post-labels")
 @click.option(
     "--from",
     "base_dir",
     type=click.Path(file_okay=False),
     default=None,
-    help="(--post-labels) the model whose encoder and other heads are kept (default: the "
-    "embedded model folder).",
+    help="(--post-labels, --long-labels) the model whose encoder and other heads are kept "
+    "(default: the embedded model folder).",
 )
 @click.option(
     "--post-data",
@@ -225,7 +238,8 @@ def label(pack, n, out_path, limit, lake_dir, model) -> None:
     "--post-dev",
     type=click.Path(dir_okay=False),
     default=None,
-    help="(--post-labels) labelled posts never trained on, scored into metrics.json.",
+    help="(--post-labels, --long-labels) labelled posts never trained on, scored into "
+    "metrics.json.",
 )
 @one_line_errors
 def train(
@@ -235,24 +249,43 @@ def train(
     limit,
     epochs,
     post_labels,
+    long_labels,
     text_col,
     label_col,
+    rating_buckets,
     base_dir,
     post_data,
     post_dev,
 ) -> None:
     """Fine-tune the embedded MiniLM (aspect tagging + aspect sentiment + post sentiment, one
-    joint model), or with --post-labels only its post-sentiment head, in minutes."""
-    from opinion.analyze import post_tweets, train_post_labels
+    joint model), or with --post-labels only its post-sentiment head, with --long-labels only
+    its long-post head, in minutes."""
+    from opinion.analyze import post_tweets, train_long_labels, train_post_labels
     from opinion.nlp.registry import EMBEDDED_DIR
 
     logging.getLogger().setLevel(logging.INFO)
+    if post_labels and long_labels:
+        raise click.UsageError("--post-labels and --long-labels are two runs: post head first")
+    if long_labels:
+        report = train_long_labels(
+            long_labels,
+            text_col,
+            label_col,
+            rating_buckets,
+            base_dir or EMBEDDED_DIR,
+            out_dir or EMBEDDED_DIR,
+            post_dev,
+            echo=click.echo,
+        )
+        click.echo(json.dumps(report.get("dev", {}), indent=2))
+        return
     tweets = post_tweets(data_dir, post_data)
     if post_labels:
         report = train_post_labels(
             post_labels,
             text_col,
             label_col,
+            rating_buckets,
             base_dir or EMBEDDED_DIR,
             out_dir or EMBEDDED_DIR,
             tweets,

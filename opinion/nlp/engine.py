@@ -116,6 +116,15 @@ def long_post_label(probs: dict) -> str:
     return "positive" if lean > 0 else "negative"
 
 
+def long_post_rule(readings: list[dict]) -> tuple[str, dict]:
+    """(label, probabilities) of a long post by the rule: the mean of its sentence readings,
+    the first and last counting double, against the balance point."""
+    weights = [1.0] * len(readings)
+    weights[0] = weights[-1] = EDGE_WEIGHT
+    probs = post_level_probs(readings, weights)
+    return long_post_label(probs), probs
+
+
 ASPECT_DECIDES = 0.6  # an aspect this confident decides a post its own reading left neutral
 # ... but only when the post's own reading leans that way a little: on the SemEval-2017 dev
 # split, settling every neutral post with a negative aspect cost 2 points of macro-recall
@@ -323,10 +332,7 @@ class AbsaEngine:
                 res.sentiment_confidence = round(p[res.sentiment], 4)
                 settle_post_sentiment(res, p)
             else:
-                weights = [1.0] * len(segs)
-                weights[0] = weights[-1] = EDGE_WEIGHT
-                p = post_level_probs(readings, weights)
-                res.sentiment = long_post_label(p)
+                res.sentiment, p = self._read_long(readings)
                 res.sentiment_confidence = round(p[res.sentiment], 4)
             results[i] = res
         if self.implicit is not None:  # categories read from the same encoder pass
@@ -342,6 +348,33 @@ class AbsaEngine:
         k = _segment_of(segs, start)
         s, e = segs[k]
         return Target(seg_texts[first + k], start - s, max(start - s + 1, min(end, e) - s))
+
+    def _read_long(self, readings: list[dict]) -> tuple[str, dict]:
+        """A long post's (label, probabilities): the model's long-post head, learnt from
+        rated posts (`long_head.py`), where it has one fitted on its file; else the rule."""
+        head = getattr(self.polarity, "long_head", None)
+        if head is None:
+            return long_post_rule(readings)
+        probs = head.probabilities(readings)
+        return max(probs, key=probs.__getitem__), probs
+
+    def long_readings(self, texts: list[str]) -> list[list[dict] | None]:
+        """The sentence readings a long post's label is decided from (None for a post read
+        whole): what the long-post head learns from."""
+        from opinion.nlp.sentences import sentence_spans
+
+        long_ids = [i for i, t in enumerate(texts) if len(t) > LONG_POST_CHARS]
+        found = dict(zip(long_ids, sentence_spans([texts[i] for i in long_ids]), strict=True))
+        segments = {i: segments_of(texts[i], found[i]) for i in long_ids}
+        long_ids = [i for i in long_ids if len(segments[i]) > 1]
+        seg_texts = [texts[i][s:e] for i in long_ids for s, e in segments[i]]
+        flat = self._post_readings(seg_texts) if seg_texts else []
+        out: list[list[dict] | None] = [None] * len(texts)
+        k = 0
+        for i in long_ids:
+            out[i] = flat[k : k + len(segments[i])]
+            k += len(segments[i])
+        return out
 
     def _post_readings(self, seg_texts: list[str]) -> list[dict]:
         """Post-level {polarity: probability} per segment: the post head where the model has

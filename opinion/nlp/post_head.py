@@ -281,8 +281,13 @@ def train_post_head(
         f"post head: {len(texts)} labels + {len(general)} general tweets, encoded in "
         f"{report['seconds']['encode']}s, fitted in {report['seconds']['fit']}s"
     )
+    if (cfg.out_dir / "long_head.json").exists():  # `long_head.LONG_HEAD_FILE`
+        log_fn(
+            "the long-post head beside it read the old post head and is set aside until "
+            "refit: opinion train --long-labels FILE"
+        )
     report["dev_metrics"] = post_dev_metrics(cfg, general_dev, dev)
-    _merge_metrics(cfg.out_dir, report)
+    merge_metrics(cfg.out_dir, "post_labels", report)
     return report
 
 
@@ -307,12 +312,13 @@ def post_dev_metrics(cfg: PostHeadConfig, general_dev: list[dict], dev) -> dict:
     return out
 
 
-def _merge_metrics(out_dir: Path, report: dict) -> None:
-    """`metrics.json` of the output folder with its `post_labels` section replaced."""
+def merge_metrics(out_dir: Path, section: str, report: dict) -> None:
+    """`metrics.json` of a model folder with one section (`post_labels`, `long_labels`)
+    replaced."""
     path = out_dir / "metrics.json"
     try:
         metrics = json.loads(path.read_text()) if path.exists() else {}
     except ValueError:
         metrics = {}
-    metrics["post_labels"] = report
+    metrics[section] = report
     path.write_text(json.dumps(metrics, indent=2) + "\n")

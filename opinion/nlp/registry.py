@@ -61,10 +61,24 @@ class ModelSpec:
         return cls(**fields)
 
 
-def embedded_version(directory: Path) -> str:
+def file_version(directory: Path) -> str:
     """`<folder>@<sha1 of the trained file>`: changes whenever the model is retrained."""
     path = directory / JOINT_FILE
     digest = hashlib.sha1(path.read_bytes() if path.exists() else b"-")
+    return f"{directory.name}@{digest.hexdigest()[:10]}"
+
+
+def embedded_version(directory: Path) -> str:
+    """The model file's version (`file_version`), or, when a long-post head fitted on that
+    file is beside it (`long_head.py`), a version of the two together: both decide what a
+    mention says."""
+    from opinion.nlp.long_head import LONG_HEAD_FILE, fitted_on
+
+    version = file_version(directory)
+    long_head = directory / LONG_HEAD_FILE
+    if fitted_on(long_head) != version:
+        return version
+    digest = hashlib.sha1(f"{version} ".encode() + long_head.read_bytes())
     return f"{directory.name}@{digest.hexdigest()[:10]}"
 
 
@@ -139,6 +153,7 @@ def _load_embedded_joint(embedded_dir: str, runtime: str):
     from opinion.nlp.backbone import embedded_encoder_dir
     from opinion.nlp.delta import apply_delta
     from opinion.nlp.joint import JointAbsa, new_model
+    from opinion.nlp.long_head import load_long_head
 
     delta_file = Path(embedded_dir) / JOINT_FILE
     if not delta_file.exists():
@@ -152,13 +167,15 @@ def _load_embedded_joint(embedded_dir: str, runtime: str):
     post_head = "post-sentiment" in meta.get("task", "")
     folder = delta_file.parent
     digest = encoder_digest(folder)
-    return JointAbsa(
+    joint = JointAbsa(
         _prepare_joint(model, digest, runtime),
         tokenizer,
         embedded_version(folder),
         post_head=post_head,
         encoder_version=f"encoder@{digest[:10]}",
     )
+    joint.long_head = load_long_head(folder, file_version(folder)) if post_head else None
+    return joint
 
 
 def _prepare_joint(model, digest: str, runtime: str):
