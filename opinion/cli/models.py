@@ -205,6 +205,13 @@ def label(pack, n, out_path, limit, lake_dir, model) -> None:
 @click.option("--limit", type=int, default=None, help="Cap examples per file (smoke runs).")
 @click.option("--epochs", type=int, default=None, help="Override the number of epochs.")
 @click.option(
+    "--post-weight",
+    type=click.FloatRange(0, None),
+    default=None,
+    help="The post-sentiment loss's weight in the joint run (default 0.3: more leans the "
+    "shared encoder away from aspect sentiment).",
+)
+@click.option(
     "--post-labels",
     type=click.Path(dir_okay=False),
     default=None,
@@ -248,6 +255,7 @@ def train(
     seed,
     limit,
     epochs,
+    post_weight,
     post_labels,
     long_labels,
     text_col,
@@ -277,7 +285,7 @@ def train(
             post_dev,
             echo=click.echo,
         )
-        click.echo(json.dumps(report.get("dev", {}), indent=2))
+        click.echo(json.dumps({k: report.get(k) for k in ("cross_validation", "dev")}, indent=2))
         return
     tweets = post_tweets(data_dir, post_data)
     if post_labels:
@@ -299,7 +307,9 @@ def train(
         return
     from opinion.nlp.train import TrainConfig, train_all
 
-    extra = {"epochs": epochs} if epochs else {}
+    extra: dict = {"epochs": epochs} if epochs else {}
+    if post_weight is not None:
+        extra["post_weight"] = post_weight
     if post_data is not None:
         extra["post_data"] = tweets
     cfg = TrainConfig(

@@ -81,7 +81,9 @@ GROUP_SEGMENTS = 512
 #   accuracy on the 150 labelled demo tweets at every weight (0.807 alone, 0.793 at 0.25,
 #   0.760 at 0.5), so it counts only when the post names another brand too, where the post
 #   as a whole is not about one brand;
-# - a long post is the mean of its sentences' readings, its first (a review's title) and last
+# - a long post is read by the model's long-post head (`long_head.py`), learnt from rated
+#   reviews; without one (or with one fitted on another model file), by this rule: the mean
+#   of its sentences' readings, its first (a review's title) and last
 #   (the verdict) counting double: 0.835 on 780 rated reviews of 13 airlines vs 0.802 for a
 #   length-weighted mean.
 BRAND_WEIGHT = 0.0  # the brand-mention reading's share of a short post's sentiment

@@ -54,6 +54,7 @@ def train_long_head(
         "short_posts_skipped": len(texts) - len(pairs),
         "labels": {c: sum(y == c for _, y in pairs) for c in CLASSES},
         "fitted_on": version,
+        "cross_validation": cross_validate(pairs),
         "seconds": round(time.time() - started, 1),
     }
     if dev is not None and len(dev[0]):
@@ -67,6 +68,28 @@ def train_long_head(
     )
     merge_metrics(model_dir, "long_labels", report)
     return report
+
+
+def cross_validate(pairs: list[tuple[list[dict], str]], folds: int = 5) -> dict:
+    """Accuracy of the head on the training posts, each fold fitted on the others, beside the
+    rule's on the same posts: what the head adds, measured without a dev file."""
+    from opinion.nlp.engine import long_post_rule
+
+    if len(pairs) < folds * 2 * len(CLASSES):
+        return {}
+    hits = 0
+    for k in range(folds):
+        train = [p for i, p in enumerate(pairs) if i % folds != k]
+        head = fit_long_head([r for r, _ in train], [y for _, y in train], "cv")
+        for readings, label in pairs[k::folds]:
+            probs = head.probabilities(readings)
+            hits += max(probs, key=probs.__getitem__) == label
+    rule = sum(long_post_rule(r)[0] == y for r, y in pairs)
+    return {
+        "folds": folds,
+        "accuracy_head": round(hits / len(pairs), 4),
+        "accuracy_rule": round(rule / len(pairs), 4),
+    }
 
 
 def long_dev_metrics(engine, head: LongHead, dev) -> dict:

@@ -41,10 +41,10 @@ def test_trained_post_head_is_used_for_post_sentiment(tmp_path):
     from opinion.nlp.registry import ModelSpec, load_polarity
 
     out = tmp_path / "m"
-    result = CliRunner().invoke(
-        main, ["train", "--data", str(ABSA), "--out", str(out), "--limit", "16", "--epochs", "1"]
-    )
+    args = ["train", "--data", str(ABSA), "--out", str(out), "--limit", "16", "--epochs", "1"]
+    result = CliRunner().invoke(main, [*args, "--post-weight", "0.5"])
     assert result.exit_code == 0, result.output
+    assert json.loads((out / "metrics.json").read_text())["config"]["post_weight"] == "0.5"
     with safe_open(str(out / "joint.safetensors"), framework="pt") as fh:
         assert "post-sentiment" in fh.metadata()["task"]
         assert "full::classifier.post_out.weight" in list(fh.keys())
