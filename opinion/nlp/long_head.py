@@ -8,9 +8,9 @@ mean, the title's and the last sentence's readings, the spread of the lean, the 
 sentences that complain or praise, the length), learnt from posts people rated: `opinion
 train --long-labels FILE --label-col rating --rating-buckets 4,6`.
 
-It is stored beside the model file as `long_head.json` with the version of the model file it
-read (`fitted_on`): its inputs are that file's post-head readings, so a head fitted on
-another file is not used (one warning) and the rule decides again.
+It is stored beside the model file as `long_head.json` with the sha1 of the model file it
+read (`fitted_on`): its inputs are that file's post-head readings, so a head fitted on another
+file is not used (one warning) and the rule decides again. A copy of the folder keeps it.
 """
 
 from __future__ import annotations
@@ -75,7 +75,7 @@ class LongHead:
     scale: list[float]
     weight: list[list[float]]  # one row per class, one column per feature
     bias: list[float]
-    fitted_on: str  # `registry.embedded_version` of the model file whose readings it learnt
+    fitted_on: str  # `registry.file_digest` of the model file whose readings it learnt
 
     def probabilities(self, readings: Sequence[dict]) -> dict[str, float]:
         features = zip(long_features(readings), self.center, self.scale, strict=True)
@@ -112,14 +112,14 @@ class LongHead:
 
 
 def fitted_on(path: Path) -> str | None:
-    """The model file version a stored head was fitted on (None: no readable head)."""
+    """The model file digest a stored head was fitted on (None: no readable head)."""
     try:
         return json.loads(Path(path).read_text()).get("fitted_on")
     except (OSError, ValueError, AttributeError):
         return None
 
 
-def load_long_head(folder: Path, model_file_version: str) -> LongHead | None:
+def load_long_head(folder: Path, model_file_digest: str) -> LongHead | None:
     """The folder's long-post head when it was fitted on this model file, else None (with one
     warning when there is a head, fitted on another file or unreadable)."""
     path = Path(folder) / LONG_HEAD_FILE
@@ -130,13 +130,13 @@ def load_long_head(folder: Path, model_file_version: str) -> LongHead | None:
     except (OSError, ValueError, KeyError) as exc:
         log.warning("long-post head %s not used: %s", path, exc)
         return None
-    if head.fitted_on != model_file_version:
+    if head.fitted_on != model_file_digest:
         log.warning(
             "long-post head %s was fitted on %s, the model file is %s: long posts are read by "
             "the rule; refit it with `opinion train --long-labels`",
             path,
-            head.fitted_on,
-            model_file_version,
+            head.fitted_on[:10],
+            model_file_digest[:10],
         )
         return None
     return head

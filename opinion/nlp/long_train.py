@@ -47,13 +47,13 @@ def train_long_head(
             f"{len(pairs)} of {len(texts)} labelled posts are long (over the engine's "
             "sentence-by-sentence length): too few to learn from"
         )
-    version = registry.file_version(model_dir)
-    head = fit_long_head([r for r, _ in pairs], [y for _, y in pairs], version)
+    digest = registry.file_digest(model_dir)
+    head = fit_long_head([r for r, _ in pairs], [y for _, y in pairs], digest)
     report: dict = {
         "long_posts": len(pairs),
         "short_posts_skipped": len(texts) - len(pairs),
         "labels": {c: sum(y == c for _, y in pairs) for c in CLASSES},
-        "fitted_on": version,
+        "fitted_on": digest,
         "cross_validation": cross_validate(pairs),
         "seconds": round(time.time() - started, 1),
     }

@@ -61,11 +61,16 @@ class ModelSpec:
         return cls(**fields)
 
 
-def file_version(directory: Path) -> str:
-    """`<folder>@<sha1 of the trained file>`: changes whenever the model is retrained."""
+def file_digest(directory: Path) -> str:
+    """sha1 of the trained file: what a long-post head fitted on it records (a copy of the
+    folder under another name keeps its head)."""
     path = directory / JOINT_FILE
-    digest = hashlib.sha1(path.read_bytes() if path.exists() else b"-")
-    return f"{directory.name}@{digest.hexdigest()[:10]}"
+    return hashlib.sha1(path.read_bytes() if path.exists() else b"-").hexdigest()
+
+
+def file_version(directory: Path, digest: str | None = None) -> str:
+    """`<folder>@<sha1 of the trained file>`: changes whenever the model is retrained."""
+    return f"{directory.name}@{(digest or file_digest(directory))[:10]}"
 
 
 def embedded_version(directory: Path) -> str:
@@ -74,9 +79,10 @@ def embedded_version(directory: Path) -> str:
     mention says."""
     from opinion.nlp.long_head import LONG_HEAD_FILE, fitted_on
 
-    version = file_version(directory)
+    digest = file_digest(directory)
+    version = file_version(directory, digest)
     long_head = directory / LONG_HEAD_FILE
-    if fitted_on(long_head) != version:
+    if fitted_on(long_head) != digest:
         return version
     digest = hashlib.sha1(f"{version} ".encode() + long_head.read_bytes())
     return f"{directory.name}@{digest.hexdigest()[:10]}"
@@ -174,7 +180,7 @@ def _load_embedded_joint(embedded_dir: str, runtime: str):
         post_head=post_head,
         encoder_version=f"encoder@{digest[:10]}",
     )
-    joint.long_head = load_long_head(folder, file_version(folder)) if post_head else None
+    joint.long_head = load_long_head(folder, file_digest(folder)) if post_head else None
     return joint
 
 

@@ -71,11 +71,17 @@ def trained(tmp_path_factory):
 
 def test_the_head_is_written_with_its_model_and_read_by_the_engine(trained):
     from opinion.nlp.engine import AbsaEngine
-    from opinion.nlp.registry import EMBEDDED_DIR, JOINT_FILE, file_version, model_version
+    from opinion.nlp.registry import (
+        EMBEDDED_DIR,
+        JOINT_FILE,
+        file_digest,
+        file_version,
+        model_version,
+    )
 
     out, train, dev = trained
     body = json.loads((out / LONG_HEAD_FILE).read_text())
-    assert body["fitted_on"] == file_version(out)
+    assert body["fitted_on"] == file_digest(out)
     report = json.loads((out / "metrics.json").read_text())["long_labels"]
     assert report["long_posts"] == len(train) and report["short_posts_skipped"] == 0
     assert report["labels"] == {c: sum(p["label"] == c for p in train) for c in RATING}
@@ -123,18 +129,30 @@ def test_without_a_head_the_rule_reads_long_posts(trained, tmp_path):
 
 
 def test_a_head_fitted_on_another_model_file_is_set_aside(trained, tmp_path, caplog):
-    from opinion.nlp.registry import file_version, model_version
+    """A copy of the folder keeps its head; a refit post head (another model file) sets it
+    aside, with a warning, and the command that refit it says so."""
+    from opinion.nlp.registry import file_digest, file_version, model_version
 
-    out, _, _ = trained
+    out, train, _ = trained
     copy = tmp_path / "other"
     shutil.copytree(out, copy)
-    # a folder of another name is another model file version: the head read `out`'s file
+    assert load_long_head(copy, file_digest(copy)) is not None
+    assert model_version(f"embedded_dir={copy}") != file_version(copy)
+    labels = tmp_path / "labels.csv"
+    with labels.open("w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["text", "label"])
+        writer.writerows((p["review"], p["label"]) for p in train)
+    args = ["train", "--post-labels", str(labels), "--post-data", "none", "--epochs", "1"]
+    result = CliRunner().invoke(main, [*args, "--from", str(copy), "--out", str(copy)])
+    assert result.exit_code == 0, result.output
+    assert "opinion train --long-labels" in result.output
     with caplog.at_level(logging.WARNING):
-        assert load_long_head(copy, file_version(copy)) is None
+        assert load_long_head(copy, file_digest(copy)) is None
     assert "was fitted on" in caplog.text and "opinion train --long-labels" in caplog.text
     assert model_version(f"embedded_dir={copy}") == file_version(copy)
     (copy / LONG_HEAD_FILE).write_text("{not json")
-    assert load_long_head(copy, file_version(copy)) is None
+    assert load_long_head(copy, file_digest(copy)) is None
 
 
 def test_features_and_fit_are_what_they_say():
