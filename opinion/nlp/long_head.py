@@ -15,6 +15,7 @@ file is not used (one warning) and the rule decides again. A copy of the folder 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import math
@@ -111,12 +112,19 @@ class LongHead:
         return cls(body["center"], body["scale"], body["weight"], body["bias"], body["fitted_on"])
 
 
-def fitted_on(path: Path) -> str | None:
-    """The model file digest a stored head was fitted on (None: no readable head)."""
+def head_identity(path: Path) -> tuple[str, str] | None:
+    """(the model file digest a stored head was fitted on, a sha1 of what it decides with:
+    features, classes and weights, not its training report); None when there is no readable
+    head. A refit with the same weights keeps the identity."""
     try:
-        return json.loads(Path(path).read_text()).get("fitted_on")
-    except (OSError, ValueError, AttributeError):
+        body = json.loads(Path(path).read_text())
+        decides = {k: body[k] for k in ("features", "classes", "center", "scale", "weight")}
+        decides["bias"] = body["bias"]
+        fitted = str(body["fitted_on"])
+    except (OSError, ValueError, KeyError, TypeError):
         return None
+    text = json.dumps(decides, sort_keys=True).encode()
+    return fitted, hashlib.sha1(text).hexdigest()
 
 
 def load_long_head(folder: Path, model_file_digest: str) -> LongHead | None:

@@ -77,15 +77,15 @@ def embedded_version(directory: Path) -> str:
     """The model file's version (`file_version`), or, when a long-post head fitted on that
     file is beside it (`long_head.py`), a version of the two together: both decide what a
     mention says."""
-    from opinion.nlp.long_head import LONG_HEAD_FILE, fitted_on
+    from opinion.nlp.long_head import LONG_HEAD_FILE, head_identity
 
     digest = file_digest(directory)
     version = file_version(directory, digest)
-    long_head = directory / LONG_HEAD_FILE
-    if fitted_on(long_head) != digest:
+    identity = head_identity(directory / LONG_HEAD_FILE)
+    if identity is None or identity[0] != digest:
         return version
-    digest = hashlib.sha1(f"{version} ".encode() + long_head.read_bytes())
-    return f"{directory.name}@{digest.hexdigest()[:10]}"
+    both = hashlib.sha1(f"{digest} {identity[1]}".encode()).hexdigest()
+    return f"{directory.name}@{both[:10]}"
 
 
 #: the post-sentiment head's tensors: all a `opinion train --post-labels` refit changes

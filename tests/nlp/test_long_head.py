@@ -155,6 +155,25 @@ def test_a_head_fitted_on_another_model_file_is_set_aside(trained, tmp_path, cap
     assert load_long_head(copy, file_digest(copy)) is None
 
 
+def test_the_version_follows_the_weights_not_the_report(trained, tmp_path):
+    from opinion.nlp.registry import model_version
+
+    out, _, _ = trained
+    copy = tmp_path / "copy"
+    shutil.copytree(out, copy)
+
+    def version_hash(folder: Path) -> str:
+        return model_version(f"embedded_dir={folder}").split("@")[1]
+
+    body = json.loads((copy / LONG_HEAD_FILE).read_text())
+    body["report"]["seconds"] = -1.0  # a refit with the same weights keeps the version
+    (copy / LONG_HEAD_FILE).write_text(json.dumps(body))
+    assert version_hash(copy) == version_hash(out)
+    body["bias"][0] += 0.5  # other weights: another version
+    (copy / LONG_HEAD_FILE).write_text(json.dumps(body))
+    assert version_hash(copy) != version_hash(out)
+
+
 def test_features_and_fit_are_what_they_say():
     neg = {"negative": 0.8, "neutral": 0.15, "positive": 0.05}
     pos = {"negative": 0.1, "neutral": 0.2, "positive": 0.7}
