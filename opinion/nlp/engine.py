@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from opinion.nlp.long_head import edge_weighted_mean
 from opinion.nlp.polarity import Target
 
 
@@ -88,7 +89,6 @@ GROUP_SEGMENTS = 512
 #   length-weighted mean.
 BRAND_WEIGHT = 0.0  # the brand-mention reading's share of a short post's sentiment
 BRAND_WEIGHT_MULTI = 0.75  # its share when the post names another brand too
-EDGE_WEIGHT = 2.0  # weight of a long post's first and last sentence (others: 1)
 LONG_NEUTRAL_BAND = 0.05  # |lean - LONG_LEAN_CENTER| below which a long post is neutral
 # A long post's lean is P(pos) - P(neg) of its sentences' mean; its sentences are read by the
 # post head, which learnt a complaint channel (airline tweets, 72% negative) and reads a
@@ -120,10 +120,9 @@ def long_post_label(probs: dict) -> str:
 
 def long_post_rule(readings: list[dict]) -> tuple[str, dict]:
     """(label, probabilities) of a long post by the rule: the mean of its sentence readings,
-    the first and last counting double, against the balance point."""
-    weights = [1.0] * len(readings)
-    weights[0] = weights[-1] = EDGE_WEIGHT
-    probs = post_level_probs(readings, weights)
+    the first and last counting double (`long_head.edge_weighted_mean`), against the balance
+    point."""
+    probs = edge_weighted_mean(readings)
     return long_post_label(probs), probs
 
 

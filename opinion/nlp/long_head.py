@@ -28,7 +28,7 @@ from opinion.nlp.polarity import CLASSES
 log = logging.getLogger(__name__)
 
 LONG_HEAD_FILE = "long_head.json"
-EDGE_WEIGHT = 2.0  # the title's and the verdict's weight in the mean (as the rule's)
+EDGE_WEIGHT = 2.0  # weight of a long post's first (title) and last (verdict) sentence; others 1
 FEATURES = (
     *(f"mean_{c}" for c in CLASSES),
     *(f"first_{c}" for c in CLASSES),
@@ -43,14 +43,24 @@ FEATURES = (
 )
 
 
+def edge_weighted_mean(readings: Sequence[dict]) -> dict[str, float]:
+    """The mean of a long post's sentence readings, its first and last counting
+    `EDGE_WEIGHT`: what the rule (`engine.long_post_rule`) reads and the head starts from."""
+    weights = [1.0] * len(readings)
+    weights[0] = weights[-1] = EDGE_WEIGHT
+    total = sum(weights)
+    return {
+        c: sum(w * r[c] for r, w in zip(readings, weights, strict=True)) / total
+        for c in readings[0]
+    }
+
+
 def long_features(readings: Sequence[dict]) -> list[float]:
     """The summaries of a long post's sentence readings ({polarity: probability} each) that
     the head weighs, in `FEATURES` order."""
     n = len(readings)
-    weights = [1.0] * n
-    weights[0] = weights[-1] = EDGE_WEIGHT
-    total = sum(weights)
-    mean = [sum(w * r[c] for r, w in zip(readings, weights, strict=True)) / total for c in CLASSES]
+    weighted = edge_weighted_mean(readings)
+    mean = [weighted[c] for c in CLASSES]
     lean = [r["positive"] - r["negative"] for r in readings]
     lean_mean = sum(lean) / n
     top = [max(r, key=r.__getitem__) for r in readings]
