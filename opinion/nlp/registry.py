@@ -73,13 +73,13 @@ def file_version(directory: Path, digest: str | None = None) -> str:
     return f"{directory.name}@{(digest or file_digest(directory))[:10]}"
 
 
-def embedded_version(directory: Path) -> str:
+def embedded_version(directory: Path, digest: str | None = None) -> str:
     """The model file's version (`file_version`), or, when a long-post head fitted on that
     file is beside it (`long_head.py`), a version of the two together: both decide what a
     mention says."""
     from opinion.nlp.long_head import LONG_HEAD_FILE, head_identity
 
-    digest = file_digest(directory)
+    digest = digest or file_digest(directory)
     version = file_version(directory, digest)
     identity = head_identity(directory / LONG_HEAD_FILE)
     if identity is None or identity[0] != digest:
@@ -173,14 +173,15 @@ def _load_embedded_joint(embedded_dir: str, runtime: str):
     post_head = "post-sentiment" in meta.get("task", "")
     folder = delta_file.parent
     digest = encoder_digest(folder)
+    whole = file_digest(folder)  # hashed once: the version and the long head's check
     joint = JointAbsa(
         _prepare_joint(model, digest, runtime),
         tokenizer,
-        embedded_version(folder),
+        embedded_version(folder, whole),
         post_head=post_head,
         encoder_version=f"encoder@{digest[:10]}",
     )
-    joint.long_head = load_long_head(folder, file_digest(folder)) if post_head else None
+    joint.long_head = load_long_head(folder, whole) if post_head else None
     return joint
 
 
